@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
@@ -164,3 +165,268 @@ class PolicyRequirement(models.Model):
                         % {"choices": ", ".join(PlanType.values)}
                     }
                 )
+
+
+class SubjectType(models.TextChoices):
+    PARTNER = "partner", _("Partner")
+    LOCATION = "location", _("Location")
+
+
+class Status(models.TextChoices):
+    COMPLIANT = "compliant", _("Compliant")
+    AT_RISK = "at_risk", _("At risk")
+    NON_COMPLIANT = "non_compliant", _("Non-compliant")
+    NOT_APPLICABLE = "not_applicable", _("Not applicable")
+    ERROR = "error", _("Error")
+
+
+class Purpose(models.TextChoices):
+    COMPLIANCE = "compliance", _("Compliance status")
+    DIRECT_BILL_READY = "direct_bill_ready", _("Direct-bill readiness (read-only)")
+
+
+class Evaluation(models.Model):
+    """One evaluation of a subject against a policy on a date. Re-running the
+    same date overwrites the row; earlier dates are the history."""
+
+    subject_type = models.CharField(_("subject type"), max_length=10, choices=SubjectType.choices)
+    subject_id = models.CharField(
+        _("subject id"), max_length=20, help_text=_("Partner id or location id.")
+    )
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("partner"),
+        on_delete=models.CASCADE,
+        related_name="evaluations",
+    )
+    location = models.ForeignKey(
+        "partners.Location",
+        verbose_name=_("location"),
+        on_delete=models.CASCADE,
+        related_name="evaluations",
+        null=True,
+        blank=True,
+    )
+    policy = models.ForeignKey(
+        Policy, verbose_name=_("policy"), on_delete=models.PROTECT, related_name="evaluations"
+    )
+    purpose = models.CharField(
+        _("purpose"), max_length=20, choices=Purpose.choices, default=Purpose.COMPLIANCE
+    )
+    as_of = models.DateField(_("as of"))
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    ttm_revenue_usd = models.DecimalField(
+        _("TTM revenue (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
+    )
+    threshold_usd = models.DecimalField(
+        _("threshold (USD)"), max_digits=16, decimal_places=2, null=True, blank=True
+    )
+    shortfall_usd = models.DecimalField(
+        _("shortfall (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
+    )
+    requirements = models.JSONField(_("requirements met"), default=dict)
+    unmet = models.JSONField(_("unmet requirements"), default=list)
+    deadline = models.DateField(_("deadline"), null=True, blank=True)
+    days_to_deadline = models.IntegerField(_("days to deadline"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    explanation = models.TextField(_("explanation"), blank=True)
+    explanation_de = models.TextField(_("explanation (German)"), blank=True)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        ordering = ["-as_of", "subject_type", "subject_id", "policy_id"]
+        verbose_name = _("evaluation")
+        verbose_name_plural = _("evaluations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject_type", "subject_id", "policy", "purpose", "as_of"],
+                name="evaluation_one_per_subject_policy_day",
+            ),
+            models.CheckConstraint(
+                condition=Q(subject_type="partner", location__isnull=True)
+                | Q(subject_type="location", location__isnull=False),
+                name="evaluation_location_matches_subject_type",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values), name="evaluation_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["as_of", "purpose", "status"], name="evaluation_day_status"),
+            models.Index(fields=["partner", "-as_of"], name="evaluation_partner_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_type} {self.subject_id} / {self.policy_id} / {self.as_of}: {self.status}"
+
+
+class OutcomeResult(models.TextChoices):
+    MET = "met", _("Met")
+    MISSED = "missed", _("Missed")
+
+
+class DeadlineOutcome(models.Model):
+    """A deadline decided once, from the figures as of the deadline date."""
+
+    subject_type = models.CharField(_("subject type"), max_length=10, choices=SubjectType.choices)
+    subject_id = models.CharField(_("subject id"), max_length=20)
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("partner"),
+        on_delete=models.CASCADE,
+        related_name="outcomes",
+    )
+    location = models.ForeignKey(
+        "partners.Location",
+        verbose_name=_("location"),
+        on_delete=models.CASCADE,
+        related_name="outcomes",
+        null=True,
+        blank=True,
+    )
+    policy = models.ForeignKey(
+        Policy, verbose_name=_("policy"), on_delete=models.PROTECT, related_name="outcomes"
+    )
+    deadline = models.DateField(_("deadline"))
+    result = models.CharField(_("result"), max_length=10, choices=OutcomeResult.choices)
+    ttm_revenue_usd = models.DecimalField(
+        _("TTM revenue (USD) on the deadline"), max_digits=24, decimal_places=8, null=True
+    )
+    unmet = models.JSONField(_("unmet requirements"), default=list)
+    explanation = models.TextField(_("explanation"), blank=True)
+    decided_on = models.DateField(_("decided on"))
+    decided_at = models.DateTimeField(_("decided at"), auto_now_add=True)
+    overridden_at = models.DateTimeField(_("overridden at"), null=True, blank=True)
+    overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("overridden by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    override_reason = models.TextField(_("override reason"), blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-deadline", "subject_type", "subject_id"]
+        verbose_name = _("deadline outcome")
+        verbose_name_plural = _("deadline outcomes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject_type", "subject_id", "policy", "deadline"],
+                name="outcome_decided_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(overridden_at__isnull=True) | ~Q(override_reason=""),
+                name="outcome_override_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_type} {self.subject_id} / {self.policy_id} / {self.deadline}: {self.result}"
+
+
+class CaseKind(models.TextChoices):
+    TRANSITION_TO_INDIRECT = "transition_to_indirect", _("Move to the indirect model")
+    DEAUTHORISATION = "deauthorisation", _("De-authorise the reseller location")
+
+
+class CaseState(models.TextChoices):
+    OPEN = "open", _("Open")
+    IN_PROGRESS = "in_progress", _("In progress")
+    DONE = "done", _("Done")
+
+
+class FollowUpCase(models.Model):
+    """Work that follows a missed deadline."""
+
+    outcome = models.OneToOneField(
+        DeadlineOutcome,
+        verbose_name=_("missed deadline"),
+        on_delete=models.CASCADE,
+        related_name="case",
+    )
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("partner"),
+        on_delete=models.CASCADE,
+        related_name="cases",
+    )
+    location = models.ForeignKey(
+        "partners.Location",
+        verbose_name=_("location"),
+        on_delete=models.CASCADE,
+        related_name="cases",
+        null=True,
+        blank=True,
+    )
+    kind = models.CharField(_("kind"), max_length=30, choices=CaseKind.choices)
+    state = models.CharField(
+        _("state"), max_length=20, choices=CaseState.choices, default=CaseState.OPEN
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="followup_cases",
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    opened_at = models.DateTimeField(_("opened at"), auto_now_add=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["state", "-opened_at"]
+        verbose_name = _("follow-up case")
+        verbose_name_plural = _("follow-up cases")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=CaseState.values), name="case_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(state="done", closed_at__isnull=False) | ~Q(state="done"),
+                name="case_done_has_closed_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_state_display()})"
+
+
+class JobState(models.TextChoices):
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class JobRun(models.Model):
+    """One run of a periodic job for a date; the unique row is what makes the
+    nightly job run once per day however often it is triggered."""
+
+    job = models.CharField(_("job"), max_length=50)
+    run_date = models.DateField(_("run date"))
+    state = models.CharField(
+        _("state"), max_length=20, choices=JobState.choices, default=JobState.RUNNING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=1)
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    task_id = models.CharField(_("task id"), max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-run_date", "job"]
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")
+        constraints = [
+            models.UniqueConstraint(fields=["job", "run_date"], name="job_run_once_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.run_date}: {self.state}"

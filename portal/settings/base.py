@@ -152,12 +152,16 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 REDIS_URL = env("REDIS_URL", default="")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _queue_dir = VAR_DIR / "celery" / "queue"
-    _processed_dir = VAR_DIR / "celery" / "processed"
+    _broker_dir = Path(env("CELERY_FILESYSTEM_DIR", default=str(VAR_DIR / "celery")))
+    _queue_dir = _broker_dir / "queue"
+    _processed_dir = _broker_dir / "processed"
+    _queue_dir.mkdir(parents=True, exist_ok=True)
+    _processed_dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_processed_dir),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
@@ -176,7 +180,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = False  # opted in per task, only for idempotent ones
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- Crispy forms ---------------------------------------------------------------
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -200,3 +203,16 @@ LOGGING = {
 # --- Product settings -----------------------------------------------------------
 # Demo logins may only be created where this is true (dev/test).
 PORTAL_ALLOW_DEMO_USERS = False
+
+# --- Periodic schedules (all of them, in UTC) -----------------------------------
+# django-celery-beat copies these into its tables at start; staff can then
+# adjust them in the admin. 03:30 UTC is 04:30/05:30 in Berlin, clear of the
+# 01:00-03:00 local daylight-saving switch hours.
+from celery.schedules import crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE = {
+    "nightly-evaluation": {
+        "task": "compliance.evaluate_all",
+        "schedule": crontab(hour=3, minute=30),
+    },
+}

@@ -1,7 +1,9 @@
 """Settings for the test suite (pytest-django)."""
 
+import os
+
 from .base import *  # noqa: F403
-from .base import env
+from .base import BASE_DIR, DATABASES, env
 
 DEBUG = False
 SECRET_KEY = "test-only-insecure-key"  # noqa: S105
@@ -16,3 +18,14 @@ STORAGES = {
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 PORTAL_ALLOW_DEMO_USERS = True
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory, so that a real Celery worker started by a test sees
+    # the same database.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env(
+            "TEST_SQLITE_NAME",
+            # One file per test session, so that parallel runs never collide.
+            default=str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3"),
+        )
+    }

@@ -1,0 +1,539 @@
+"""The compliance engine: evaluate every applicable (subject, policy) for a
+date, decide deadlines once, open follow-up cases, and record it all.
+
+Facts are read set-based (``compliance.selectors``), the rules are pure
+functions (``compliance.rules``), and the results are written with one bulk
+upsert. The number of queries does not depend on the number of partners.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from partners.models import BillingModel, Location, Partner, PartnerStatus
+from partners.services import location_deauthorise, partner_move_to_indirect
+
+from . import rules, selectors
+from .bulk import upsert
+from .models import (
+    CaseKind,
+    CaseState,
+    DeadlineOutcome,
+    Evaluation,
+    FollowUpCase,
+    JobRun,
+    JobState,
+    OutcomeResult,
+    Policy,
+    Purpose,
+    SubjectType,
+)
+
+logger = logging.getLogger(__name__)
+
+NIGHTLY_JOB = "evaluate_all"
+UNIQUE = ("subject_type", "subject_id", "policy", "purpose", "as_of")
+OUTCOME_KEY = ("subject_type", "subject_id", "policy", "deadline")
+COMPARED = (
+    "partner",
+    "location",
+    "status",
+    "ttm_revenue_usd",
+    "threshold_usd",
+    "shortfall_usd",
+    "requirements",
+    "unmet",
+    "deadline",
+    "days_to_deadline",
+    "error",
+    "explanation",
+    "explanation_de",
+)
+
+
+@dataclass(frozen=True)
+class Subject:
+    subject_type: str
+    subject_id: str
+    partner_pk: int
+    partner_id: str
+    location_pk: int | None
+    policy: Policy
+    spec: rules.PolicySpec
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.subject_type, self.subject_id, self.policy.pk)
+
+
+@dataclass
+class EvaluationOutput:
+    subject: Subject
+    purpose: str
+    result: rules.Result
+
+
+@dataclass
+class RunSummary:
+    as_of: datetime.date
+    outputs: list[EvaluationOutput] = field(default_factory=list)
+    outcomes_decided: int = 0
+    outcomes_missed: int = 0
+    cases_opened: int = 0
+    rows_written: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def by_status(self) -> Counter:
+        return Counter(o.result.status for o in self.outputs if o.purpose == Purpose.COMPLIANCE)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "evaluated": sum(1 for o in self.outputs if o.purpose == Purpose.COMPLIANCE),
+            "direct_bill_ready_checked": sum(
+                1 for o in self.outputs if o.purpose == Purpose.DIRECT_BILL_READY
+            ),
+            **{f"status_{k}": v for k, v in sorted(self.by_status.items())},
+            "outcomes_decided": self.outcomes_decided,
+            "outcomes_missed": self.outcomes_missed,
+            "cases_opened": self.cases_opened,
+            "rows_written": self.rows_written,
+            "errors": len(self.errors),
+        }
+
+
+class _Facts:
+    """Everything read for one run, and how to turn it into rule inputs."""
+
+    def __init__(self, partner_pks: set[int] | None) -> None:
+        self.partner_pks = partner_pks
+        self.partners = selectors.partner_rows(partner_pks)
+        self.locations = selectors.location_rows(partner_pks)
+        self.contracts = selectors.contracts_by_partner(partner_pks)
+        self.locations_of: dict[int, list[int]] = defaultdict(list)
+        for location in self.locations.values():
+            self.locations_of[location.partner_pk].append(location.pk)
+
+    def subject_location_pks(self, subject: Subject) -> list[int]:
+        if subject.location_pk is None:
+            return self.locations_of.get(subject.partner_pk, [])
+        return [subject.location_pk]
+
+    def subject_facts(
+        self,
+        subject: Subject,
+        totals: selectors.RevenueTotals,
+        unresolved: dict[tuple[str, str, int], datetime.date],
+    ) -> rules.SubjectFacts:
+        partner = self.partners[subject.partner_pk]
+        partner_active = partner.status == PartnerStatus.ACTIVE
+        if subject.location_pk is None:
+            location_pks = self.locations_of.get(partner.pk, [])
+            onboarded_on = partner.onboarded_on
+            is_active = partner_active
+        else:
+            location = self.locations[subject.location_pk]
+            location_pks = [location.pk]
+            onboarded_on = location.onboarded_on
+            is_active = partner_active and location.is_active
+        error = totals.error_for(location_pks)
+        ttm = (
+            None
+            if error
+            else sum((totals.usd.get(pk, Decimal(0)) for pk in location_pks), Decimal(0))
+        )
+        return rules.SubjectFacts(
+            subject_type=subject.subject_type,
+            billing_model=partner.billing_model,
+            is_active=is_active,
+            onboarded_on=onboarded_on,
+            ttm_revenue_usd=ttm,
+            revenue_error=error,
+            contracts=self.contracts.get(partner.pk, ()),
+            designation_count=partner.designation_count,
+            agreement_signed_on=partner.agreement_signed_on,
+            unresolved_missed_deadline=unresolved.get(subject.key),
+        )
+
+
+def _subjects(
+    facts: _Facts, policies: list[tuple[Policy, rules.PolicySpec]]
+) -> tuple[list[Subject], list[Subject]]:
+    """(compliance subjects, direct-bill-readiness subjects)."""
+    compliance: list[Subject] = []
+    readiness: list[Subject] = []
+    for policy, spec in policies:
+        for partner in facts.partners.values():
+            if spec.subject_level == SubjectType.PARTNER:
+                subject = Subject(
+                    SubjectType.PARTNER,
+                    partner.partner_id,
+                    partner.pk,
+                    partner.partner_id,
+                    None,
+                    policy,
+                    spec,
+                )
+                if partner.billing_model == spec.applies_to:
+                    compliance.append(subject)
+                elif (
+                    spec.applies_to == BillingModel.DIRECT_BILL
+                    and partner.status == PartnerStatus.ACTIVE
+                ):
+                    readiness.append(subject)
+            elif partner.billing_model == spec.applies_to:
+                for location_pk in facts.locations_of.get(partner.pk, []):
+                    location = facts.locations[location_pk]
+                    compliance.append(
+                        Subject(
+                            SubjectType.LOCATION,
+                            location.location_id,
+                            partner.pk,
+                            partner.partner_id,
+                            location.pk,
+                            policy,
+                            spec,
+                        )
+                    )
+    return compliance, readiness
+
+
+def _evaluate_all(
+    facts: _Facts,
+    subjects: list[Subject],
+    as_of: datetime.date,
+    totals: selectors.RevenueTotals,
+    unresolved: dict[tuple[str, str, int], datetime.date],
+) -> dict[tuple[str, str, int], rules.Result]:
+    return {
+        s.key: rules.evaluate(facts.subject_facts(s, totals, unresolved), s.spec, as_of)
+        for s in subjects
+    }
+
+
+def _decide_deadlines(
+    facts: _Facts,
+    subjects: list[Subject],
+    results: dict[tuple[str, str, int], rules.Result],
+    as_of: datetime.date,
+    summary: RunSummary,
+) -> list[Subject]:
+    """Record a DeadlineOutcome for each subject's most recent undecided
+    deadline on or before ``as_of``, computed from the figures as of that
+    deadline. Returns the subjects whose deadline was decided as missed."""
+    pending: dict[tuple[str, str, int], datetime.date] = {}
+    by_key = {s.key: s for s in subjects}
+    for key, result in results.items():
+        if result.status != "not_applicable" and result.last_deadline is not None:
+            pending[key] = result.last_deadline
+    decided = selectors.decided_deadlines(set(pending.values()), facts.partner_pks)
+    undecided: dict[datetime.date, list[Subject]] = defaultdict(list)
+    for key, deadline in pending.items():
+        if (*key, deadline) not in decided:
+            undecided[deadline].append(by_key[key])
+
+    # Catch-up: deadlines the job did not see on the day are decided from the
+    # figures as of the deadline, never from today's (one query for all).
+    past_totals = selectors.revenue_totals_for_windows(
+        {
+            deadline: {pk for s in group for pk in facts.subject_location_pks(s)}
+            for deadline, group in undecided.items()
+            if deadline != as_of
+        }
+    )
+    outcomes: list[dict] = []
+    for deadline, group in sorted(undecided.items()):
+        if deadline == as_of:
+            at_deadline = {s.key: results[s.key] for s in group}
+        else:
+            at_deadline = _evaluate_all(facts, group, deadline, past_totals[deadline], {})
+        for subject in group:
+            result = at_deadline[subject.key]
+            if result.status == "error":
+                summary.errors.append(
+                    f"{subject.subject_type} {subject.subject_id} / {subject.policy.code}: "
+                    f"deadline {deadline} not decided: {result.error}"
+                )
+                continue
+            if result.status == "not_applicable":
+                continue
+            outcomes.append(
+                {
+                    "subject_type": subject.subject_type,
+                    "subject_id": subject.subject_id,
+                    "partner": subject.partner_pk,
+                    "location": subject.location_pk,
+                    "policy": subject.policy.pk,
+                    "deadline": deadline,
+                    "result": OutcomeResult.MISSED if result.unmet else OutcomeResult.MET,
+                    "ttm_revenue_usd": result.ttm_revenue_usd,
+                    "unmet": list(result.unmet),
+                    "explanation": result.explanation("en"),
+                    "decided_on": as_of,
+                    "decided_at": timezone.now(),
+                    "override_reason": "",
+                }
+            )
+    if not outcomes:
+        return []
+    # Insert-if-missing: a concurrent run that decided first wins; never twice.
+    summary.outcomes_decided += upsert(
+        DeadlineOutcome, outcomes, unique_fields=OUTCOME_KEY, update_fields=()
+    )
+    missed_keys = {
+        (o["subject_type"], o["subject_id"], o["policy"], o["deadline"])
+        for o in outcomes
+        if o["result"] == OutcomeResult.MISSED
+    }
+    if not missed_keys:
+        return []
+    # A case for every missed deadline that has none yet (this also repairs
+    # a run that crashed between the two statements).
+    stored = DeadlineOutcome.objects.filter(
+        result=OutcomeResult.MISSED,
+        deadline__in={k[3] for k in missed_keys},
+        case__isnull=True,
+    ).values_list(
+        "pk", "subject_type", "subject_id", "policy_id", "deadline", "partner_id", "location_id"
+    )
+    now = timezone.now()
+    cases = [
+        {
+            "outcome": pk,
+            "partner": partner_pk,
+            "location": location_pk,
+            "kind": (
+                CaseKind.DEAUTHORISATION
+                if subject_type == SubjectType.LOCATION
+                else CaseKind.TRANSITION_TO_INDIRECT
+            ),
+            "state": CaseState.OPEN,
+            "owner": facts.partners[partner_pk].account_manager_pk,
+            "notes": "",
+            "opened_at": now,
+        }
+        for pk, subject_type, subject_id, policy_pk, deadline, partner_pk, location_pk in stored
+        if (subject_type, subject_id, policy_pk, deadline) in missed_keys
+        and partner_pk in facts.partners
+    ]
+    summary.outcomes_missed += len(missed_keys)
+    summary.cases_opened += upsert(
+        FollowUpCase, cases, unique_fields=("outcome",), update_fields=()
+    )
+    return [by_key[(k[0], k[1], k[2])] for k in missed_keys]
+
+
+def _row(output: EvaluationOutput, as_of: datetime.date, now: datetime.datetime) -> dict:
+    s, r = output.subject, output.result
+    return {
+        "subject_type": s.subject_type,
+        "subject_id": s.subject_id,
+        "partner": s.partner_pk,
+        "location": s.location_pk,
+        "policy": s.policy.pk,
+        "purpose": output.purpose,
+        "as_of": as_of,
+        "status": r.status,
+        "ttm_revenue_usd": r.ttm_revenue_usd,
+        "threshold_usd": r.threshold_usd,
+        "shortfall_usd": r.shortfall_usd,
+        "requirements": dict(r.requirements),
+        "unmet": list(r.unmet),
+        "deadline": r.deadline,
+        "days_to_deadline": r.days_to_deadline,
+        "error": r.error or "",
+        "explanation": r.explanation("en"),
+        "explanation_de": r.explanation("de"),
+        "computed_at": now,
+    }
+
+
+def evaluation_run(
+    *,
+    as_of: datetime.date,
+    partner_pks: Iterable[int] | None = None,
+    save: bool = True,
+) -> RunSummary:
+    """Evaluate every applicable (subject, policy) on ``as_of``; with
+    ``save`` also decide deadlines, open cases and upsert the evaluations,
+    all in one transaction."""
+    pks = set(partner_pks) if partner_pks is not None else None
+    summary = RunSummary(as_of=as_of)
+    with transaction.atomic():
+        policies = selectors.policies_in_force(as_of)
+        facts = _Facts(pks)
+        compliance_subjects, readiness_subjects = _subjects(facts, policies)
+        totals = selectors.revenue_totals(rules.ttm_window(as_of), pks)
+        unresolved = selectors.unresolved_missed_deadlines(pks)
+        results = _evaluate_all(facts, compliance_subjects, as_of, totals, unresolved)
+        if save:
+            newly_missed = _decide_deadlines(facts, compliance_subjects, results, as_of, summary)
+            if newly_missed:
+                for subject in newly_missed:
+                    unresolved[subject.key] = max(
+                        unresolved.get(subject.key, datetime.date.min),
+                        results[subject.key].last_deadline,
+                    )
+                results.update(_evaluate_all(facts, newly_missed, as_of, totals, unresolved))
+        for subject in compliance_subjects:
+            summary.outputs.append(
+                EvaluationOutput(subject, Purpose.COMPLIANCE, results[subject.key])
+            )
+        for subject in readiness_subjects:
+            result = rules.direct_bill_ready(
+                facts.subject_facts(subject, totals, {}), subject.spec, as_of
+            )
+            summary.outputs.append(EvaluationOutput(subject, Purpose.DIRECT_BILL_READY, result))
+        for output in summary.outputs:
+            if output.result.status == "error" and output.purpose == Purpose.COMPLIANCE:
+                summary.errors.append(
+                    f"{output.subject.subject_type} {output.subject.subject_id} / "
+                    f"{output.subject.policy.code}: {output.result.error}"
+                )
+        if save:
+            now = timezone.now()
+            summary.rows_written = upsert(
+                Evaluation,
+                [_row(o, as_of, now) for o in summary.outputs],
+                unique_fields=UNIQUE,
+                update_fields=COMPARED,
+                touch_fields=("computed_at",),
+            )
+    return summary
+
+
+# --- nightly job ---------------------------------------------------------------
+
+
+def job_run_claim(
+    *, job: str, run_date: datetime.date, task_id: str = "", stale_after: datetime.timedelta
+) -> JobRun | None:
+    """Claim the run of ``job`` for ``run_date``. Returns None when it already
+    succeeded or another worker is running it; takes over a run that failed
+    or went stale (its worker died)."""
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            run, created = JobRun.objects.select_for_update().get_or_create(
+                job=job, run_date=run_date, defaults={"started_at": now, "task_id": task_id}
+            )
+        except IntegrityError:  # a concurrent claim created it first
+            return None
+        if created:
+            return run
+        if run.state == JobState.SUCCEEDED:
+            return None
+        if run.state == JobState.RUNNING and run.started_at > now - stale_after:
+            return None
+        run.state = JobState.RUNNING
+        run.attempts += 1
+        run.started_at = now
+        run.finished_at = None
+        run.task_id = task_id
+        run.save(update_fields=["state", "attempts", "started_at", "finished_at", "task_id"])
+        return run
+
+
+def job_run_finish(*, run: JobRun, summary: RunSummary | None, error: str = "") -> JobRun:
+    run.finished_at = timezone.now()
+    if summary is not None:
+        run.counts = summary.counts()
+        run.errors = summary.errors[:500]
+    if error:
+        run.state = JobState.FAILED
+        run.errors = [*run.errors, error][:500]
+    else:
+        run.state = JobState.SUCCEEDED
+    run.save(update_fields=["finished_at", "counts", "errors", "state"])
+    return run
+
+
+# --- follow-up cases and overrides ----------------------------------------------
+
+_CASE_TRANSITIONS = {
+    CaseState.OPEN: {CaseState.IN_PROGRESS, CaseState.DONE},
+    CaseState.IN_PROGRESS: {CaseState.OPEN, CaseState.DONE},
+    CaseState.DONE: set(),
+}
+
+
+@transaction.atomic
+def followup_case_move(
+    *,
+    case: FollowUpCase,
+    state: str,
+    user: AbstractBaseUser,
+    notes: str = "",
+    on: datetime.date | None = None,
+) -> FollowUpCase:
+    """Move a case to ``state``. Done applies the consequence: a direct-bill
+    partner moves to the indirect model, a reseller location is
+    de-authorised."""
+    case = (
+        FollowUpCase.objects.select_for_update(of=("self",))
+        .select_related("partner", "location")
+        .get(pk=case.pk)
+    )
+    if state == case.state:
+        return case
+    if state not in _CASE_TRANSITIONS[CaseState(case.state)]:
+        raise ValidationError(
+            _("A case cannot move from %(old)s to %(new)s.") % {"old": case.state, "new": state}
+        )
+    case.state = state
+    if notes:
+        case.notes = f"{case.notes}\n{notes}".strip()
+    if state == CaseState.DONE:
+        case.closed_at = timezone.now()
+        reason = f"follow-up case {case.pk} done"
+        if case.kind == CaseKind.TRANSITION_TO_INDIRECT:
+            partner_move_to_indirect(partner=case.partner, user=user, reason=reason)
+        elif case.location is not None:
+            location_deauthorise(
+                location=case.location, on=on or timezone.localdate(), user=user, reason=reason
+            )
+    case._history_user = user
+    case.save()
+    return case
+
+
+@transaction.atomic
+def outcome_override(
+    *, outcome: DeadlineOutcome, user: AbstractBaseUser, reason: str
+) -> DeadlineOutcome:
+    """Staff decide that a missed deadline no longer counts against the
+    subject (e.g. Microsoft granted an exception). Audited with the reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Give a reason for the override.")})
+    outcome = DeadlineOutcome.objects.select_for_update().get(pk=outcome.pk)
+    if outcome.result != OutcomeResult.MISSED:
+        raise ValidationError(_("Only a missed deadline can be overridden."))
+    outcome.overridden_at = timezone.now()
+    outcome.overridden_by = user
+    outcome.override_reason = reason
+    outcome._history_user = user
+    outcome._change_reason = reason
+    outcome.save()
+    return outcome
+
+
+def partner_pks_for_ids(partner_ids: Iterable[str]) -> dict[str, int]:
+    return dict(
+        Partner.objects.filter(partner_id__in=list(partner_ids)).values_list("partner_id", "pk")
+    )
+
+
+def location_pks(partner_pk: int) -> list[int]:
+    return list(Location.objects.filter(partner_id=partner_pk).values_list("pk", flat=True))

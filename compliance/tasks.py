@@ -1,0 +1,56 @@
+"""Celery is just another interface: tasks parse ids and call services."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from . import services
+
+logger = logging.getLogger(__name__)
+
+
+def _stale_after() -> datetime.timedelta:
+    # A run still "running" after the hard time limit has lost its worker.
+    return datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 300)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,  # idempotent: the JobRun row decides, so a redelivery is safe
+    reject_on_worker_lost=True,
+    name="compliance.evaluate_all",
+)
+def evaluate_all(self, as_of: str | None = None) -> dict:
+    """The nightly run: evaluate everything once per day."""
+    run_date = datetime.date.fromisoformat(as_of) if as_of else timezone.localdate()
+    run = services.job_run_claim(
+        job=services.NIGHTLY_JOB,
+        run_date=run_date,
+        task_id=self.request.id or "",
+        stale_after=_stale_after(),
+    )
+    if run is None:
+        logger.info("nightly evaluation for %s already done or running; skipped", run_date)
+        return {"skipped": True, "run_date": run_date.isoformat()}
+    try:
+        summary = services.evaluation_run(as_of=run_date)
+    except Exception as exc:
+        logger.exception("nightly evaluation for %s failed", run_date)
+        services.job_run_finish(run=run, summary=None, error=f"{type(exc).__name__}: {exc}")
+        raise
+    services.job_run_finish(run=run, summary=summary)
+    logger.info("nightly evaluation for %s: %s", run_date, summary.counts())
+    return {"skipped": False, "run_date": run_date.isoformat(), **summary.counts()}
+
+
+@shared_task(name="compliance.evaluate_partners")
+def evaluate_partners(partner_pks: list[int], as_of: str | None = None) -> dict:
+    """Re-evaluate some partners now (admin action, after a data change)."""
+    run_date = datetime.date.fromisoformat(as_of) if as_of else timezone.localdate()
+    summary = services.evaluation_run(as_of=run_date, partner_pks=partner_pks)
+    return summary.counts()
