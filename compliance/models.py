@@ -142,7 +142,7 @@ class PolicyRequirement(models.Model):
                 fields=["policy", "code"], name="policy_requirement_unique_code"
             ),
             models.CheckConstraint(
-                condition=~Q(code="revenue") | Q(threshold_usd__gte=0),
+                condition=~Q(code="revenue") | Q(threshold_usd__isnull=False, threshold_usd__gte=0),
                 name="policy_requirement_revenue_has_threshold",
             ),
             models.CheckConstraint(

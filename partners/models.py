@@ -219,6 +219,7 @@ class Contact(models.Model):
         null=True,
         blank=True,
         related_name="partner_contact",
+        limit_choices_to={"is_staff": False, "is_superuser": False},
         help_text=_("A login bound to this contact sees this partner only."),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -329,7 +330,7 @@ class RevenueRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.location_id} {self.revenue_date} {self.amount} {self.currency_id}"
+        return f"{self.reference} ({self.revenue_date}, {self.amount} {self.currency_id})"
 
 
 class PlanType(models.TextChoices):
