@@ -7,14 +7,24 @@ engine models get their own ``@admin.register`` block below, deriving from
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.admin import AuditedAdmin, admin_change_link, format_money
 
-from .models import Policy, PolicyRequirement, RequirementCode
+from .models import (
+    CaseState,
+    DeadlineOutcome,
+    Evaluation,
+    FollowUpCase,
+    JobRun,
+    Policy,
+    PolicyRequirement,
+    RequirementCode,
+)
 
 # --- Policies -------------------------------------------------------------------
 
@@ -115,3 +125,223 @@ class PolicyRequirementAdmin(AuditedAdmin):
     @admin.display(description=_("threshold (USD)"), ordering="threshold_usd")
     def threshold_display(self, obj):
         return format_money(obj.threshold_usd)
+
+
+# --- What the engine records ------------------------------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Engine output: visible and filterable, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(ReadOnlyAdmin):
+    list_display = (
+        "as_of",
+        "subject_type",
+        "subject_id",
+        "partner_link",
+        "policy",
+        "purpose",
+        "status",
+        "ttm_display",
+        "deadline",
+        "days_to_deadline",
+    )
+    list_filter = ("status", "purpose", "policy", "subject_type", "as_of")
+    list_select_related = ("partner", "policy")
+    search_fields = ("^subject_id", "^partner__partner_id", "partner__name")
+    date_hierarchy = "as_of"
+    show_full_result_count = False
+    list_per_page = 100
+    ordering = ("-as_of", "subject_type", "subject_id")
+
+    @admin.display(description=_("partner"), ordering="partner__name")
+    def partner_link(self, obj):
+        return admin_change_link(obj.partner)
+
+    @admin.display(description=_("TTM revenue (USD)"), ordering="ttm_revenue_usd")
+    def ttm_display(self, obj):
+        return format_money(obj.ttm_revenue_usd)
+
+
+class FollowUpCaseInline(admin.StackedInline):
+    model = FollowUpCase
+    fields = ("kind", "state", "owner", "notes", "opened_at", "closed_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DeadlineOutcome)
+class DeadlineOutcomeAdmin(AuditedAdmin):
+    """Outcomes are decided by the engine; staff may only record an
+    override with a reason (audited)."""
+
+    list_display = (
+        "deadline",
+        "subject_type",
+        "subject_id",
+        "partner_link",
+        "policy",
+        "result",
+        "ttm_display",
+        "decided_on",
+        "overridden_at",
+    )
+    list_filter = (
+        "result",
+        "policy",
+        "subject_type",
+        ("overridden_at", admin.EmptyFieldListFilter),
+    )
+    list_select_related = ("partner", "policy")
+    search_fields = ("^subject_id", "^partner__partner_id", "partner__name")
+    date_hierarchy = "deadline"
+    inlines = (FollowUpCaseInline,)
+    fields = (
+        "subject_type",
+        "subject_id",
+        "partner",
+        "location",
+        "policy",
+        "deadline",
+        "result",
+        "ttm_revenue_usd",
+        "unmet",
+        "explanation",
+        "decided_on",
+        "decided_at",
+        "override_reason",
+        "overridden_at",
+        "overridden_by",
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f for f in self.fields if f != "override_reason"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        from . import services
+
+        try:
+            services.outcome_override(
+                outcome=obj, user=request.user, reason=form.cleaned_data["override_reason"]
+            )
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+
+    @admin.display(description=_("partner"), ordering="partner__name")
+    def partner_link(self, obj):
+        return admin_change_link(obj.partner)
+
+    @admin.display(description=_("TTM revenue (USD)"), ordering="ttm_revenue_usd")
+    def ttm_display(self, obj):
+        return format_money(obj.ttm_revenue_usd)
+
+
+@admin.register(FollowUpCase)
+class FollowUpCaseAdmin(AuditedAdmin):
+    list_display = ("partner_link", "location", "kind", "state", "owner", "deadline", "opened_at")
+    list_filter = ("state", "kind", "owner")
+    list_select_related = ("partner", "location", "owner", "outcome")
+    search_fields = ("^partner__partner_id", "partner__name", "^location__location_id")
+    autocomplete_fields = ("owner",)
+    readonly_fields = ("outcome", "partner", "location", "kind", "state", "opened_at", "closed_at")
+    fields = (
+        "outcome",
+        "partner",
+        "location",
+        "kind",
+        "state",
+        "owner",
+        "notes",
+        "opened_at",
+        "closed_at",
+    )
+    actions = ("mark_in_progress", "mark_done")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("partner"), ordering="partner__name")
+    def partner_link(self, obj):
+        return admin_change_link(obj.partner)
+
+    @admin.display(description=_("deadline"), ordering="outcome__deadline")
+    def deadline(self, obj):
+        return obj.outcome.deadline
+
+    def _move(self, request, queryset, state):
+        from . import services
+
+        moved = 0
+        for case in queryset:
+            try:
+                services.followup_case_move(case=case, state=state, user=request.user)
+                moved += 1
+            except ValidationError as exc:
+                self.message_user(request, f"{case}: {'; '.join(exc.messages)}", messages.ERROR)
+        if moved:
+            self.message_user(request, _("%(n)d case(s) moved.") % {"n": moved}, messages.SUCCESS)
+
+    @admin.action(description=_("Mark selected cases in progress"), permissions=["change"])
+    def mark_in_progress(self, request, queryset):
+        self._move(request, queryset, CaseState.IN_PROGRESS)
+
+    @admin.action(
+        description=_("Mark selected cases done (moves partners to indirect / de-authorises)"),
+        permissions=["change"],
+    )
+    def mark_done(self, request, queryset):
+        self._move(request, queryset, CaseState.DONE)
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "run_date",
+        "job",
+        "state",
+        "attempts",
+        "started_at",
+        "finished_at",
+        "error_count",
+    )
+    list_filter = ("state", "job")
+    date_hierarchy = "run_date"
+    fields = (
+        "job",
+        "run_date",
+        "state",
+        "attempts",
+        "started_at",
+        "finished_at",
+        "counts",
+        "errors",
+        "task_id",
+    )
+
+    @admin.display(description=_("errors"))
+    def error_count(self, obj):
+        return len(obj.errors or [])

@@ -8,11 +8,12 @@ Lists select their related rows up front; the tests pin their query counts.
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -210,6 +211,25 @@ class PartnerAdmin(AuditedAdmin):
     filter_horizontal = ("designations",)
     readonly_fields = ("revenue_link", "created_at", "updated_at")
     inlines = (LocationInline, ContactInline, SupportContractInline)
+    actions = ("reevaluate_now",)
+
+    @admin.action(description=_("Re-evaluate selected partners now"), permissions=["view"])
+    def reevaluate_now(self, request, queryset):
+        from compliance.services import evaluation_run
+
+        summary = evaluation_run(
+            as_of=timezone.localdate(), partner_pks=set(queryset.values_list("pk", flat=True))
+        )
+        counts = summary.counts()
+        self.message_user(
+            request,
+            _("%(n)d evaluation(s) on %(day)s; %(errors)d error(s).")
+            % {"n": counts["evaluated"], "day": summary.as_of, "errors": counts["errors"]},
+            messages.WARNING if summary.errors else messages.SUCCESS,
+        )
+        for error in summary.errors[:20]:
+            self.message_user(request, error, messages.ERROR)
+
     fieldsets = (
         (None, {"fields": ("partner_id", "name", "country", "status")}),
         (
