@@ -129,6 +129,7 @@ def test_real_worker_runs_the_nightly_task_end_to_end(tmp_path: Path, monkeypatc
             producer.conf.broker_transport_options = {
                 "data_folder_in": str(queue),
                 "data_folder_out": str(queue),
+                "control_folder": str(tmp_path / "broker" / "control"),
             }
         producer.conf.task_serializer = "json"
         for _ in range(2):  # the second delivery must change nothing
