@@ -65,7 +65,7 @@ def upsert(
     if connection.vendor == "postgresql":
         # Positional JSON arrays keep the payload small; unpack by index.
         select = ", ".join(f"(r.value ->> {i})::{_pg_type(f)}" for i, f in enumerate(fields))
-        source = "json_array_elements(%s::json) AS r(value)"
+        source = "jsonb_array_elements(%s::jsonb) AS r(value)"
         guard = " OR ".join(
             f"{qn(table)}.{qn(c)} IS DISTINCT FROM EXCLUDED.{qn(c)}" for c in compared
         )
