@@ -1,0 +1,106 @@
+"""``import_data KIND FILE [--dry-run] [--format simple|partner-center]``.
+
+Thin: checks the arguments, calls :func:`partners.imports.import_file` and
+prints its report. Exit status 1 when the file is rejected.
+"""
+
+import argparse
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+
+from partners.imports import FORMATS, KINDS, ImportReport, describe_kinds, import_file
+
+EPILOG = f"""\
+{describe_kinds()}
+
+files: UTF-8 (with or without BOM), a header row, columns in any order;
+  columns the kind does not know are ignored. Either comma-separated with a
+  decimal point (1234.56), or semicolon-separated with a decimal comma
+  (1.234,56) as German Excel writes it; the header line decides. Dates
+  YYYY-MM-DD, in semicolon files also DD.MM.YYYY. Yes/no cells take
+  yes/no, true/false, 1/0, ja/nein (empty = no).
+
+all or nothing: one bad row rejects the file; every bad row is listed
+  (row = line in the file, header = 1) and nothing is written. Importing the
+  same file again changes nothing; changed values update the stored records.
+"""
+
+
+class HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Keeps the line breaks of the epilog (the column lists)."""
+
+
+class Command(BaseCommand):
+    help = "Import a CSV file of partners, locations, contacts, revenue, support contracts or exchange rates; all or nothing."
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs):  # type: ignore[override]
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        kwargs.setdefault("epilog", EPILOG)
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "kind", metavar="KIND", choices=list(KINDS), help=f"one of: {', '.join(KINDS)}"
+        )
+        parser.add_argument("file", metavar="FILE", help="the CSV file")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="check the file and report what would change, without writing anything",
+        )
+        parser.add_argument(
+            "--format",
+            dest="file_format",
+            choices=list(FORMATS),
+            default="simple",
+            help="simple (the columns below, the default) or partner-center "
+            "(reconciliation files; revenue only)",
+        )
+
+    def handle(
+        self, *args, kind: str, file: str, dry_run: bool, file_format: str, **options
+    ) -> None:
+        path = Path(file)
+        if not path.is_file():
+            raise CommandError(f"No such file: {file}")
+        try:
+            report = import_file(kind=kind, source=path, dry_run=dry_run, file_format=file_format)
+        except (NotImplementedError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        except OSError as exc:
+            raise CommandError(f"Cannot read {file}: {exc.strerror or exc}") from exc
+
+        if not report.ok:
+            for error in report.errors:
+                self.stderr.write(str(error))
+            raise CommandError(
+                f"Rejected {report.source_name}: {len(report.errors)} "
+                f"{_plural(len(report.errors), 'error')} in {report.bad_rows} "
+                f"{_plural(report.bad_rows, 'row')}; nothing was written."
+            )
+        self.stdout.write(self._summary(report))
+
+    def _summary(self, report: ImportReport) -> str:
+        if report.dry_run:
+            title = f"Dry run of {report.kind} from {report.source_name}: nothing was written."
+            verbs = ("would create", "would update", "would leave unchanged")
+        else:
+            title = f"Imported {report.kind} from {report.source_name}."
+            verbs = ("created", "updated", "unchanged")
+        counts = [
+            ("rows", f"{report.rows} ({report.dialect})"),
+            (verbs[0], report.created),
+            (verbs[1], report.updated),
+            (verbs[2], report.unchanged),
+        ]
+        if report.ignored_columns:
+            counts.append(("ignored columns", ", ".join(report.ignored_columns)))
+        width = max(len(label) for label, _ in counts) + 2
+        lines = [self.style.SUCCESS(title)]
+        lines += [f"  {label + ':':<{width}}{value}" for label, value in counts]
+        return "\n".join(lines)
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else f"{word}s"
