@@ -4,18 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('compliance', '0003_engine'),
+        ("compliance", "0003_engine"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='policyrequirement',
-            name='policy_requirement_revenue_has_threshold',
+            model_name="policyrequirement",
+            name="policy_requirement_revenue_has_threshold",
         ),
         migrations.AddConstraint(
-            model_name='policyrequirement',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('code', 'revenue'), _negated=True), models.Q(('threshold_usd__gte', 0), ('threshold_usd__isnull', False)), _connector='OR'), name='policy_requirement_revenue_has_threshold'),
+            model_name="policyrequirement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("code", "revenue"), _negated=True),
+                    models.Q(("threshold_usd__gte", 0), ("threshold_usd__isnull", False)),
+                    _connector="OR",
+                ),
+                name="policy_requirement_revenue_has_threshold",
+            ),
         ),
     ]

@@ -6,21 +6,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('partners', '0002_reference_data'),
+        ("partners", "0002_reference_data"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='contact',
-            name='user',
-            field=models.OneToOneField(blank=True, help_text='A login bound to this contact sees this partner only.', limit_choices_to={'is_staff': False, 'is_superuser': False}, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='partner_contact', to=settings.AUTH_USER_MODEL, verbose_name='portal login'),
+            model_name="contact",
+            name="user",
+            field=models.OneToOneField(
+                blank=True,
+                help_text="A login bound to this contact sees this partner only.",
+                limit_choices_to={"is_staff": False, "is_superuser": False},
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="partner_contact",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="portal login",
+            ),
         ),
         migrations.AlterField(
-            model_name='historicalcontact',
-            name='user',
-            field=models.ForeignKey(blank=True, db_constraint=False, help_text='A login bound to this contact sees this partner only.', limit_choices_to={'is_staff': False, 'is_superuser': False}, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='portal login'),
+            model_name="historicalcontact",
+            name="user",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                help_text="A login bound to this contact sees this partner only.",
+                limit_choices_to={"is_staff": False, "is_superuser": False},
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="portal login",
+            ),
         ),
     ]
