@@ -53,7 +53,7 @@ def upsert(
     fields = [meta.get_field(name) for name in names]
     columns = [f.column for f in fields]
     by_name = {name: f.column for name, f in zip(names, fields, strict=True)}
-    conflict = ", ".join(by_name[n] for n in unique_fields)
+    conflict = ", ".join(connection.ops.quote_name(by_name[n]) for n in unique_fields)
     table = meta.db_table
     qn = connection.ops.quote_name
     payload = json.dumps([[row[name] for name in names] for row in rows], default=_json_default)

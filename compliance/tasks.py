@@ -9,6 +9,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from notifications.tasks import plan_reminders_after_commit
+
 from . import services
 
 logger = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ def evaluate_all(self, as_of: str | None = None) -> dict:
         services.job_run_finish(run=run, summary=None, error=f"{type(exc).__name__}: {exc}")
         raise
     services.job_run_finish(run=run, summary=summary)
+    plan_reminders_after_commit(run_date)  # PRODUCT section 5: reminders follow the run
     logger.info("nightly evaluation for %s: %s", run_date, summary.counts())
     return {"skipped": False, "run_date": run_date.isoformat(), **summary.counts()}
 

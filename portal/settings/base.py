@@ -5,6 +5,7 @@ README has the table of variables. ``dev``, ``test`` and ``production`` only
 change defaults and switch features on or off.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -35,9 +36,11 @@ INSTALLED_APPS = [
     "simple_history",
     "django_celery_beat",
     "django_filters",
+    "axes",
     # ours
     "partners",
     "compliance",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -51,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a lockout into our lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -99,6 +104,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # Refuses logins while a username/IP pair is locked out.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling: after 5 failures for a username from one address, that
+# pair is locked for 15 minutes; a successful login resets the count.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "portal.accounts.lockout"
+AXES_VERBOSE = False
+PASSWORD_RESET_TIMEOUT = 60 * 60  # reset links are valid for one hour
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -214,5 +233,10 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-evaluation": {
         "task": "compliance.evaluate_all",
         "schedule": crontab(hour=3, minute=30),
+    },
+    # Re-enqueues notifications whose delivery task was lost (broker down).
+    "notification-sweeper": {
+        "task": "notifications.sweep",
+        "schedule": crontab(minute="*/5"),
     },
 }

@@ -29,3 +29,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             default=str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3"),
         )
     }
+
+# Django's test client logs in without a request, which django-axes refuses;
+# the throttling tests switch it on explicitly.
+AXES_ENABLED = False
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]

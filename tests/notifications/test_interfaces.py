@@ -1,0 +1,95 @@
+"""Staff views (email previews, admin), the nightly hook and the schedule."""
+
+import datetime
+
+import pytest
+from django.conf import settings
+from django.core import mail
+
+from compliance import tasks as compliance_tasks
+from notifications.models import Kind, Notification
+from partners.models import Language
+from portal.celery import app as celery_app
+from tests.factories import StaffUserFactory, UserFactory
+
+from .conftest import DEADLINE
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(StaffUserFactory(is_superuser=True))
+    return client
+
+
+@pytest.mark.parametrize("kind", Kind.values)
+@pytest.mark.parametrize("language", Language.values)
+def test_staff_preview_every_template_with_sample_data(staff_client, kind, language):
+    url = f"/notifications/preview/{kind}/{language}/"
+    html = staff_client.get(url)
+    text = staff_client.get(url, {"part": "text"})
+    subject = staff_client.get(url, {"part": "subject"})
+    assert html.status_code == text.status_code == subject.status_code == 200
+    assert f'<html lang="{language}">' in html.content.decode()
+    assert "Alpenblick IT GmbH" in text.content.decode()
+    assert "Alpenblick IT GmbH" in subject.content.decode()
+    greeting = "Guten Tag," if language == "de" else "Hello,"
+    assert greeting in text.content.decode()
+    if kind != Kind.BACK_ON_TRACK:
+        amount = "87.600,00 USD" if language == "de" else "USD 87,600.00"
+        assert amount in text.content.decode()
+
+
+def test_preview_index_lists_every_template(staff_client):
+    response = staff_client.get("/notifications/preview/")
+    assert response.status_code == 200
+    for kind in Kind.values:
+        for language in Language.values:
+            assert f"/notifications/preview/{kind}/{language}/" in response.content.decode()
+
+
+def test_previews_are_staff_only(client):
+    url = "/notifications/preview/reminder/en/"
+    assert client.get(url).status_code == 302  # to the login page
+    client.force_login(UserFactory())
+    assert client.get(url).status_code == 403
+    assert client.get("/notifications/1/email/").status_code == 403
+
+
+def test_unknown_template_is_404(staff_client):
+    assert staff_client.get("/notifications/preview/spam/en/").status_code == 404
+    assert staff_client.get("/notifications/preview/reminder/fr/").status_code == 404
+
+
+def test_admin_lists_filters_and_shows_notifications(staff_client, partner, run_day):
+    run_day(DEADLINE - 45 * datetime.timedelta(days=1))
+    changelist = staff_client.get(
+        "/admin/notifications/notification/", {"status__exact": "sent", "q": "1000001"}
+    )
+    assert changelist.status_code == 200
+    assert "Alpenblick IT GmbH" in changelist.content.decode()
+    row = Notification.objects.get(status="sent")
+    detail = staff_client.get(f"/admin/notifications/notification/{row.pk}/change/")
+    assert detail.status_code == 200
+    assert f"/notifications/{row.pk}/email/" in detail.content.decode()
+    assert staff_client.get("/admin/notifications/notification/add/").status_code == 403
+    email = staff_client.get(f"/notifications/{row.pk}/email/", {"part": "text"})
+    assert email.content.decode() == mail.outbox[0].body
+
+
+def test_nightly_run_plans_and_sends_the_reminders(partner, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        result = compliance_tasks.evaluate_all.apply(kwargs={"as_of": "2022-07-18"}).get()
+    assert result["skipped"] is False
+    assert len(mail.outbox) == 1 and "45 days left" in mail.outbox[0].subject
+    assert Notification.objects.filter(offset=60, status="sent").exists()
+
+
+def test_sweeper_is_scheduled_every_few_minutes_in_utc():
+    entry = settings.CELERY_BEAT_SCHEDULE["notification-sweeper"]
+    assert entry["task"] == "notifications.sweep"
+    assert entry["schedule"].minute == set(range(0, 60, 5))
+    assert celery_app.conf.timezone == "UTC"
+    for name in ("notifications.sweep", "notifications.deliver", "notifications.plan_reminders"):
+        assert name in celery_app.tasks
