@@ -7,16 +7,51 @@ from __future__ import annotations
 import datetime
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, Prefetch
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Round, TruncMonth
+from django.http import Http404
 
-from partners.models import ExchangeRate, Location, Partner, SupportContract
+from partners.models import (
+    ExchangeRate,
+    Location,
+    Partner,
+    PartnerStatus,
+    RevenueRecord,
+    SupportContract,
+)
+from partners.selectors import partners_for_user
 
 from . import rules
-from .models import CaseState, DeadlineOutcome, OutcomeResult, Policy, PolicyRequirement
+from .models import (
+    CaseState,
+    DeadlineOutcome,
+    Evaluation,
+    FollowUpCase,
+    JobRun,
+    OutcomeResult,
+    Policy,
+    PolicyRequirement,
+    Purpose,
+)
 
 MICRO = Decimal("0.000001")
 
@@ -337,3 +372,373 @@ def revenue_totals_for_windows(
 
 def _as_date(value: datetime.date | str) -> datetime.date:
     return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(value)
+
+
+# --------------------------------------------------------------------------
+# Reads for the web portal (dashboards, partner list and detail pages).
+#
+# Every function takes a partner queryset that the caller got through the one
+# door (``partners.selectors.partners_for_user``) and runs a fixed number of
+# queries, whatever the number of partners.
+# --------------------------------------------------------------------------
+
+#: Display order of statuses, worst last. Unlike ``rules.status_rank`` a
+#: subject that is not applicable ranks below a compliant one, so that "the
+#: worst status of a partner" is not applicable only when nothing applies.
+DISPLAY_RANKS = {
+    rules.NOT_APPLICABLE: 0,
+    rules.COMPLIANT: 1,
+    rules.AT_RISK: 2,
+    rules.NON_COMPLIANT: 3,
+    rules.ERROR: 4,
+}
+STATUS_BY_DISPLAY_RANK = {rank: status for status, rank in DISPLAY_RANKS.items()}
+
+
+def worst_status(statuses: Iterable[str]) -> str | None:
+    ranked = [DISPLAY_RANKS.get(s, DISPLAY_RANKS[rules.ERROR]) for s in statuses]
+    return STATUS_BY_DISPLAY_RANK[max(ranked)] if ranked else None
+
+
+def _latest_as_of_subquery() -> Subquery:
+    # Served by the (partner, -as_of) index: one index probe per partner.
+    return Subquery(
+        Evaluation.objects.filter(partner=OuterRef("pk")).order_by("-as_of").values("as_of")[:1]
+    )
+
+
+def latest_evaluation_dates(partners: QuerySet[Partner]) -> dict[int, datetime.date]:
+    """partner pk -> the date of the partner's latest evaluation run. A run
+    evaluates every subject and policy of a partner, so the rows of that date
+    are the partner's current state (also right after a single partner was
+    re-evaluated during the day)."""
+    rows = (
+        partners.order_by()
+        .annotate(latest_as_of=_latest_as_of_subquery())
+        .filter(latest_as_of__isnull=False)
+        .values_list("pk", "latest_as_of")
+    )
+    return dict(rows)
+
+
+def _at_latest(dates: dict[int, datetime.date]) -> Q:
+    by_day: dict[datetime.date, list[int]] = defaultdict(list)
+    for partner_pk, day in dates.items():
+        by_day[day].append(partner_pk)
+    condition = Q()
+    for day, partner_pks in sorted(by_day.items()):
+        condition |= Q(as_of=day, partner_id__in=sorted(partner_pks))
+    return condition
+
+
+def latest_evaluations(
+    partners: QuerySet[Partner], *, purpose: str = Purpose.COMPLIANCE
+) -> QuerySet[Evaluation]:
+    """The current evaluations (latest run of each partner) of ``partners``;
+    two queries."""
+    dates = latest_evaluation_dates(partners)
+    if not dates:
+        return Evaluation.objects.none()
+    return (
+        Evaluation.objects.filter(_at_latest(dates), purpose=purpose)
+        .select_related("policy", "location")
+        .order_by("policy__effective_from", "policy__code", "subject_type", "subject_id")
+    )
+
+
+def partners_with_worst_status(
+    partners: QuerySet[Partner], *, policy: Policy | None = None
+) -> QuerySet[Partner]:
+    """Annotate ``latest_as_of`` and ``worst_rank`` (see ``DISPLAY_RANKS``):
+    the worst current compliance status over the partner and its locations,
+    for ``policy`` or over every policy. Used to filter and sort lists."""
+    ranks = Case(
+        *(When(status=status, then=Value(rank)) for status, rank in DISPLAY_RANKS.items()),
+        default=Value(DISPLAY_RANKS[rules.ERROR]),
+        output_field=IntegerField(),
+    )
+    current = Evaluation.objects.filter(
+        partner=OuterRef("pk"), as_of=OuterRef("latest_as_of"), purpose=Purpose.COMPLIANCE
+    )
+    if policy is not None:
+        current = current.filter(policy=policy)
+    worst = current.annotate(rank=ranks).order_by("-rank").values("rank")[:1]
+    return partners.annotate(latest_as_of=_latest_as_of_subquery(), worst_rank=Subquery(worst))
+
+
+@dataclass
+class PartnerState:
+    """The current evaluations of one partner, for list rows and cards."""
+
+    evaluations: list = field(default_factory=list)
+    readiness: list = field(default_factory=list)
+
+    @property
+    def compliance(self) -> list:
+        return [e for e in self.evaluations if e.status != rules.NOT_APPLICABLE]
+
+    @property
+    def worst(self) -> str | None:
+        return worst_status(e.status for e in self.evaluations)
+
+    @property
+    def by_policy(self) -> list[tuple[Policy, str]]:
+        """(policy, worst status of the partner and its locations), applicable
+        policies only."""
+        found: dict[int, tuple[Policy, list[str]]] = {}
+        for e in self.compliance:
+            found.setdefault(e.policy_id, (e.policy, []))[1].append(e.status)
+        return [(policy, worst_status(statuses)) for policy, statuses in found.values()]
+
+    @property
+    def ttm_revenue_usd(self) -> Decimal | None:
+        """Partner-level TTM revenue (all locations summed), from a
+        partner-level evaluation of either purpose."""
+        for e in [*self.evaluations, *self.readiness]:
+            if e.subject_type == "partner" and e.ttm_revenue_usd is not None:
+                return e.ttm_revenue_usd
+        return None
+
+    @property
+    def next_deadline(self) -> datetime.date | None:
+        days = [e.deadline for e in self.compliance if e.deadline is not None]
+        return min(days) if days else None
+
+
+def partner_states(partners: QuerySet[Partner]) -> dict[int, PartnerState]:
+    """partner pk -> its current evaluations (both purposes); two queries."""
+    dates = latest_evaluation_dates(partners)
+    if not dates:
+        return {}
+    states: dict[int, PartnerState] = {pk: PartnerState() for pk in dates}
+    rows = (
+        Evaluation.objects.filter(_at_latest(dates))
+        .select_related("policy", "location")
+        .order_by("policy__effective_from", "policy__code", "subject_type", "subject_id")
+    )
+    for evaluation in rows:
+        state = states[evaluation.partner_id]
+        if evaluation.purpose == Purpose.COMPLIANCE:
+            state.evaluations.append(evaluation)
+        else:
+            state.readiness.append(evaluation)
+    return states
+
+
+@dataclass(frozen=True)
+class MonthRevenue:
+    month: datetime.date
+    usd: Decimal
+    missing: tuple[str, ...] = ()  # "EUR 2024-03": lines without a rate, not counted
+
+
+def _months_back(today: datetime.date, months: int) -> list[datetime.date]:
+    index = today.year * 12 + today.month - 1
+    return [datetime.date(i // 12, i % 12 + 1, 1) for i in range(index - months + 1, index + 1)]
+
+
+def monthly_revenue_usd(
+    *,
+    today: datetime.date,
+    partners: QuerySet[Partner] | None = None,
+    months: int = 24,
+) -> list[MonthRevenue]:
+    """Revenue per calendar month in USD for the last ``months`` months up
+    to ``today`` (all partners when ``partners`` is None). Non-USD lines
+    convert with their month's rate; a line without a rate is not counted and
+    the month names the gap. Two queries."""
+    month_list = _months_back(today, months)
+    lines = RevenueRecord.objects.filter(revenue_date__gte=month_list[0], revenue_date__lte=today)
+    if partners is not None:
+        lines = lines.filter(location__partner__in=partners.order_by().values("pk"))
+    lines = (
+        lines.order_by().annotate(month=TruncMonth("revenue_date")).values("month", "currency_id")
+    )
+    exact = connection.vendor != "sqlite"
+    if exact:
+        lines = lines.annotate(total=Sum("amount"))
+    else:
+        # SQLite sums decimals as floats: sum integer micro-units instead.
+        lines = lines.annotate(
+            total=Sum(Cast(Round(F("amount") * 1_000_000), output_field=BigIntegerField()))
+        )
+    sums: list[tuple[datetime.date, str, Decimal]] = []
+    for row in lines:
+        month = _as_date(row["month"])
+        total = row["total"] if exact else Decimal(row["total"]) * MICRO
+        sums.append((month, row["currency_id"], total or Decimal(0)))
+    foreign = {currency for _m, currency, _t in sums if currency != rules.USD}
+    rates = (
+        {
+            (currency, month): rate
+            for currency, month, rate in ExchangeRate.objects.filter(
+                currency_id__in=foreign, month__in=month_list
+            ).values_list("currency_id", "month", "usd_per_unit")
+        }
+        if foreign
+        else {}
+    )
+    usd: dict[datetime.date, Decimal] = {month: Decimal(0) for month in month_list}
+    missing: dict[datetime.date, list[str]] = defaultdict(list)
+    for month, currency, total in sums:
+        if currency == rules.USD:
+            usd[month] += total
+        elif (currency, month) in rates:
+            usd[month] += rules.to_usd(total, rates[(currency, month)])
+        else:
+            missing[month].append(f"{currency} {month:%Y-%m}")
+    return [MonthRevenue(m, usd[m], tuple(sorted(missing.get(m, ())))) for m in month_list]
+
+
+@dataclass
+class DashboardSummary:
+    today: datetime.date
+    partner_count: int
+    #: [(policy, {status: count}, total)] for the policies with current rows
+    counts: list[tuple[Policy, dict[str, int], int]]
+    deadlines_30: int
+    deadlines_90: int
+    at_risk_30: int
+    at_risk_90: int
+    at_risk: list  # Evaluations, most urgent first
+    at_risk_total: int
+    revenue: list[MonthRevenue]
+    last_run: JobRun | None
+
+
+def dashboard_summary(
+    *, partners: QuerySet[Partner], today: datetime.date, at_risk_limit: int = 15
+) -> DashboardSummary:
+    """Everything the account-manager dashboard shows, in a fixed number of
+    queries (eight)."""
+    partner_count = partners.order_by().count()
+    dates = latest_evaluation_dates(partners)
+    current = (
+        Evaluation.objects.filter(_at_latest(dates), purpose=Purpose.COMPLIANCE)
+        if dates
+        else Evaluation.objects.none()
+    )
+    rows = (
+        current.order_by()
+        .values("policy_id", "status")
+        .annotate(n=Count("id"))
+        .values_list("policy_id", "status", "n")
+    )
+    per_policy: dict[int, dict[str, int]] = defaultdict(dict)
+    for policy_pk, status, n in rows:
+        per_policy[policy_pk][status] = n
+    policies = {p.pk: p for p in Policy.objects.filter(pk__in=list(per_policy))}
+    counts = [
+        (policies[pk], statuses, sum(statuses.values()))
+        for pk, statuses in per_policy.items()
+        if pk in policies
+    ]
+    counts.sort(key=lambda item: (item[0].effective_from, item[0].code))
+    in_30, in_90 = today + datetime.timedelta(days=30), today + datetime.timedelta(days=90)
+    open_statuses = [rules.AT_RISK, rules.NON_COMPLIANT, rules.COMPLIANT, rules.ERROR]
+    upcoming = current.filter(
+        deadline__gte=today, deadline__lte=in_90, status__in=open_statuses
+    ).aggregate(
+        d30=Count("id", filter=Q(deadline__lte=in_30)),
+        d90=Count("id"),
+        r30=Count("id", filter=Q(deadline__lte=in_30, status=rules.AT_RISK)),
+        r90=Count("id", filter=Q(status=rules.AT_RISK)),
+    )
+    at_risk = list(
+        current.filter(status=rules.AT_RISK)
+        .select_related("partner", "location", "policy")
+        .order_by(F("deadline").asc(nulls_last=True), F("shortfall_usd").desc(nulls_last=True))[
+            :at_risk_limit
+        ]
+    )
+    at_risk_total = sum(statuses.get(rules.AT_RISK, 0) for _p, statuses, _t in counts)
+    return DashboardSummary(
+        today=today,
+        partner_count=partner_count,
+        counts=counts,
+        deadlines_30=upcoming["d30"] or 0,
+        deadlines_90=upcoming["d90"] or 0,
+        at_risk_30=upcoming["r30"] or 0,
+        at_risk_90=upcoming["r90"] or 0,
+        at_risk=at_risk,
+        at_risk_total=at_risk_total,
+        revenue=monthly_revenue_usd(today=today, partners=partners),
+        last_run=last_job_run(),
+    )
+
+
+def last_job_run(job: str = "evaluate_all") -> JobRun | None:
+    return JobRun.objects.filter(job=job).order_by("-run_date", "-started_at").first()
+
+
+def direct_bill_candidates(partners: QuerySet[Partner], *, limit: int = 25) -> tuple[list, list]:
+    """Indirect resellers scored against the direct-bill policy in force
+    (read-only): (ready, closest to ready - smallest shortfall first)."""
+    resellers = partners.filter(billing_model=rules.INDIRECT_RESELLER, status=PartnerStatus.ACTIVE)
+    dates = latest_evaluation_dates(resellers)
+    if not dates:
+        return [], []
+    rows = (
+        Evaluation.objects.filter(_at_latest(dates), purpose=Purpose.DIRECT_BILL_READY)
+        .select_related("partner__account_manager", "policy")
+        .order_by(F("ttm_revenue_usd").desc(nulls_last=True), "partner__name")
+    )
+    ready, closest = [], []
+    for evaluation in rows:
+        (ready if evaluation.status == rules.COMPLIANT else closest).append(evaluation)
+    closest = [e for e in closest if e.status != rules.NOT_APPLICABLE]
+    closest.sort(
+        key=lambda e: (
+            e.shortfall_usd is None,
+            e.shortfall_usd if e.shortfall_usd is not None else 0,
+            len(e.unmet),
+        )
+    )
+    return ready, closest[:limit]
+
+
+def evaluation_history(*, partner: Partner, limit: int = 30) -> list[Evaluation]:
+    return list(
+        Evaluation.objects.filter(partner=partner, purpose=Purpose.COMPLIANCE)
+        .exclude(status=rules.NOT_APPLICABLE)
+        .select_related("policy", "location")
+        .order_by("-as_of", "policy__code", "subject_type", "subject_id")[:limit]
+    )
+
+
+def cases_for_partner(*, partner: Partner) -> QuerySet[FollowUpCase]:
+    return FollowUpCase.objects.filter(partner=partner).select_related(
+        "outcome__policy", "location", "owner"
+    )
+
+
+def outcomes_for_partner(*, partner: Partner, limit: int = 20) -> list[DeadlineOutcome]:
+    return list(
+        DeadlineOutcome.objects.filter(partner=partner)
+        .select_related("policy", "location", "overridden_by", "case")
+        .order_by("-deadline", "subject_type", "subject_id")[:limit]
+    )
+
+
+def followup_case_get_for_user(*, user, pk: int) -> FollowUpCase:
+    """A follow-up case of a partner ``user`` may see, else Http404."""
+    case = (
+        FollowUpCase.objects.filter(pk=pk, partner__in=partners_for_user(user).values("pk"))
+        .select_related("partner", "location", "outcome__policy", "owner")
+        .first()
+    )
+    if case is None:
+        raise Http404("No such case.")
+    return case
+
+
+def outcome_get_for_user(*, user, pk: int) -> DeadlineOutcome:
+    """A deadline outcome of a partner ``user`` may see, else Http404."""
+    outcome = (
+        DeadlineOutcome.objects.filter(pk=pk, partner__in=partners_for_user(user).values("pk"))
+        .select_related("partner", "location", "policy", "overridden_by")
+        .first()
+    )
+    if outcome is None:
+        raise Http404("No such deadline outcome.")
+    return outcome

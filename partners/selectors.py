@@ -10,6 +10,10 @@ partner exists.
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass
+
+from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.http import Http404
@@ -83,3 +87,135 @@ def support_contracts_for_partner(*, partner: Partner) -> QuerySet[SupportContra
 
 def revenue_for_partner(*, partner: Partner) -> QuerySet[RevenueRecord]:
     return RevenueRecord.objects.filter(location__partner=partner).select_related("location")
+
+
+# --- pages of the web portal ----------------------------------------------------
+
+
+def partner_list_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Partner]:
+    """The partner list of the portal: what ``user`` may see, with the
+    account manager loaded."""
+    return partners_for_user(user).select_related("account_manager")
+
+
+def partner_detail_for_user(*, user: AbstractBaseUser | AnonymousUser, partner_id: str) -> Partner:
+    """``partner_get_for_user`` with the designations prefetched."""
+    partner = (
+        partners_for_user(user)
+        .select_related("account_manager")
+        .prefetch_related("designations")
+        .filter(partner_id=partner_id)
+        .first()
+    )
+    if partner is None:
+        raise Http404("No such partner.")
+    return partner
+
+
+def partner_pk_queryset(partner: Partner) -> QuerySet[Partner]:
+    """A one-partner queryset for the set-based compliance selectors."""
+    return Partner.objects.filter(pk=partner.pk)
+
+
+def recent_revenue_for_partner(*, partner: Partner, limit: int = 50) -> list[RevenueRecord]:
+    return list(revenue_for_partner(partner=partner).order_by("-revenue_date", "-pk")[:limit])
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One change of a partner or of a row that belongs to it."""
+
+    when: datetime.datetime
+    model: str
+    object_label: str
+    action: str  # "+", "~", "-"
+    user: str
+    reason: str
+    changes: tuple[str, ...]
+
+
+_HISTORY_SKIP = {"created_at", "updated_at", "id", "partner"}
+
+
+def _tracked_fields(model) -> list[str]:
+    return [
+        f.attname
+        for f in model._meta.concrete_fields
+        if f.name not in _HISTORY_SKIP and f.attname not in _HISTORY_SKIP
+    ]
+
+
+def partner_change_history(*, partner: Partner, limit: int = 40) -> list[HistoryEntry]:
+    """The latest audit rows of the partner, its locations, contacts and
+    support contracts (django-simple-history), newest first; four queries.
+    Field changes are shown where the previous version is among the rows
+    fetched."""
+    sources = [
+        (Partner, Partner.history.filter(id=partner.pk)),
+        (Location, Location.history.filter(partner_id=partner.pk)),
+        (Contact, Contact.history.filter(partner_id=partner.pk)),
+        (SupportContract, SupportContract.history.filter(partner_id=partner.pk)),
+    ]
+    records = []
+    for model, qs in sources:
+        for record in qs.select_related("history_user").order_by("-history_date")[:limit]:
+            records.append((model, record))
+    records.sort(key=lambda item: item[1].history_date)
+    previous: dict[tuple[str, int], object] = {}
+    entries: list[HistoryEntry] = []
+    for model, record in records:
+        key = (model._meta.label, record.id)
+        changes: list[str] = []
+        before = previous.get(key)
+        if before is not None and record.history_type == "~":
+            for name in _tracked_fields(model):
+                old, new = getattr(before, name, None), getattr(record, name, None)
+                if old != new:
+                    label = model._meta.get_field(name.removesuffix("_id")).verbose_name
+                    changes.append(f"{label}: {_short(old)} → {_short(new)}")
+        previous[key] = record
+        user = record.history_user
+        entries.append(
+            HistoryEntry(
+                when=record.history_date,
+                model=str(model._meta.verbose_name),
+                object_label=_object_label(model, record),
+                action=record.history_type,
+                user=(user.get_full_name() or user.get_username()) if user else "",
+                reason=record.history_change_reason or "",
+                changes=tuple(changes),
+            )
+        )
+    entries.reverse()
+    return entries[:limit]
+
+
+def _short(value) -> str:
+    if value is None or value == "":
+        return "\u2013"
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:39]}…"
+
+
+def _object_label(model, record) -> str:
+    if model is Partner:
+        return record.partner_id
+    if model is Location:
+        return record.location_id
+    if model is Contact:
+        return record.name
+    return record.contract_number
+
+
+def notifications_for_partner(
+    *, partner: Partner, sent_only: bool = False, limit: int = 20
+) -> list | None:
+    """The partner's notifications, newest first; None when the
+    notifications app is not installed."""
+    if not apps.is_installed("notifications"):
+        return None
+    notification = apps.get_model("notifications", "Notification")
+    qs = notification.objects.filter(partner=partner)
+    if sent_only:
+        qs = qs.filter(status="sent")
+    return list(qs.select_related("policy", "location").order_by("-created_at", "-pk")[:limit])

@@ -245,3 +245,23 @@ def partner_move_to_indirect(
     partner.billing_model = BillingModel.INDIRECT_RESELLER
     _save(partner, user=user, reason=reason or "moved to the indirect model")
     return partner
+
+
+@transaction.atomic
+def contact_update(
+    *,
+    contact: Contact,
+    name: str,
+    email: str,
+    language: str,
+    receives_notices: bool,
+    user: AbstractBaseUser | None = None,
+) -> Contact:
+    """Change a contact's details. The partner and the portal login are not
+    changed here."""
+    contact.name = name
+    contact.email = email.strip().lower()
+    contact.language = language
+    contact.receives_notices = receives_notices
+    _save(contact, user=user)
+    return contact

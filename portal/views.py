@@ -1,4 +1,5 @@
-"""Project-level views: dashboard placeholder and the health check."""
+"""Project-level views: the dashboard (staff overview or the partner's own
+self-service page) and the health check."""
 
 from __future__ import annotations
 
@@ -7,9 +8,22 @@ import logging
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
+
+from compliance import selectors as compliance_selectors
+from partners.selectors import (
+    locations_for_partner,
+    notifications_for_partner,
+    partner_pk_for_user,
+    partners_for_user,
+    support_contracts_for_partner,
+    user_is_staff,
+)
+from partners.views import months_chart, partner_overview, support_plan_summary
 
 from .celery import app as celery_app
 
@@ -17,7 +31,60 @@ logger = logging.getLogger(__name__)
 
 
 class DashboardView(LoginRequiredMixin, TemplateView):
-    template_name = "portal/dashboard.html"
+    """``/``: account managers get their portfolio at a glance, partner users
+    their own progress. A login bound to no partner sees an explanation."""
+
+    MINE_SESSION_KEY = "dashboard_mine"
+
+    def get_template_names(self) -> list[str]:
+        if user_is_staff(self.request.user):
+            return ["portal/dashboard.html"]
+        if partner_pk_for_user(self.request.user) is not None:
+            return ["portal/partner_dashboard.html"]
+        return ["portal/no_partner.html"]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        today = timezone.localdate()
+        context["today"] = today
+        if user_is_staff(self.request.user):
+            context.update(self.staff_context(today))
+        elif partner_pk_for_user(self.request.user) is not None:
+            context.update(self.partner_context(today))
+        return context
+
+    def staff_context(self, today) -> dict:
+        session = self.request.session
+        choice = self.request.GET.get("mine")
+        if choice in ("0", "1"):
+            session[self.MINE_SESSION_KEY] = choice == "1"
+        mine = bool(session.get(self.MINE_SESSION_KEY, False))
+        partners = partners_for_user(self.request.user)
+        if mine:
+            partners = partners.filter(account_manager=self.request.user)
+        summary = compliance_selectors.dashboard_summary(partners=partners, today=today)
+        return {
+            "mine": mine,
+            "summary": summary,
+            "chart": months_chart(summary.revenue, _("Revenue (USD)")),
+            "missing_rates": [gap for m in summary.revenue for gap in m.missing],
+            "statuses": STATUS_COLUMNS,
+        }
+
+    def partner_context(self, today) -> dict:
+        partner = partners_for_user(self.request.user).select_related("account_manager").get()
+        contracts = list(support_contracts_for_partner(partner=partner))
+        context = partner_overview(partner, today)
+        context.update(
+            partner=partner,
+            locations=list(locations_for_partner(partner=partner)),
+            support=support_plan_summary(contracts, today),
+            notifications=notifications_for_partner(partner=partner, sent_only=True, limit=10),
+        )
+        return context
+
+
+STATUS_COLUMNS = ["compliant", "at_risk", "non_compliant", "error", "not_applicable"]
 
 
 def _database_ok() -> tuple[bool, str]:
