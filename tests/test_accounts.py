@@ -112,3 +112,15 @@ def test_password_change_signs_out_other_sessions(client):
 
 def test_reset_links_expire_after_one_hour(settings):
     assert settings.PASSWORD_RESET_TIMEOUT == 3600
+
+
+def test_partner_user_gets_their_contact_language_at_login(client, settings):
+    from partners.models import Contact
+    from tests.factories import ContactFactory
+
+    user = UserFactory(username="greta")
+    ContactFactory(user=user, language="de")
+    response = _login(client, "greta", "portal-demo")
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "de"
+    assert client.get("/").wsgi_request.LANGUAGE_CODE == "de"
+    assert Contact.objects.get(user=user).language == "de"
