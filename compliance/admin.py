@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from portal.admin import AuditedAdmin, admin_change_link, format_money
 
@@ -303,7 +304,11 @@ class FollowUpCaseAdmin(AuditedAdmin):
             except ValidationError as exc:
                 self.message_user(request, f"{case}: {'; '.join(exc.messages)}", messages.ERROR)
         if moved:
-            self.message_user(request, _("%(n)d case(s) moved.") % {"n": moved}, messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("%(n)d case moved.", "%(n)d cases moved.", moved) % {"n": moved},
+                messages.SUCCESS,
+            )
 
     @admin.action(description=_("Mark selected cases in progress"), permissions=["change"])
     def mark_in_progress(self, request, queryset):

@@ -24,6 +24,7 @@ from .models import (
     Currency,
     Designation,
     ExchangeRate,
+    ImportRun,
     Location,
     Partner,
     RevenueRecord,
@@ -434,3 +435,23 @@ class SupportContractAdmin(AuditedAdmin):
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, obj):
         return format_money(obj.amount)
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(admin.ModelAdmin):
+    """Read-only: runs are made by the upload page (/imports/)."""
+
+    list_display = ("created_at", "file_name", "kind", "file_format", "status", "created_by")
+    list_filter = ("status", "kind", "file_format")
+    list_select_related = ("created_by",)
+    search_fields = ("file_name", "sha256")
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

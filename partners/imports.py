@@ -22,20 +22,24 @@ onto the revenue columns.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
+import hashlib
 import io
+import logging
 import os
 import re
 import textwrap
 from collections import defaultdict
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, ClassVar, Protocol
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -62,6 +66,8 @@ from partners.models import (
     RevenueSource,
     SupportContract,
 )
+
+logger = logging.getLogger(__name__)
 
 #: Rows per INSERT statement (Django lowers it where the database needs).
 BATCH_SIZE = 1000
@@ -109,6 +115,17 @@ class ImportReport:
     unchanged: int = 0
     ignored_columns: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    # Partner Center files only (see partners.partner_center):
+    #: "new-commerce" or "legacy"
+    layout: str = ""
+    #: lines of unknown resellers left out (``skip_unknown``)
+    skipped: int = 0
+    #: per unknown reseller: mpn_id, rows, lines, customers, totals per currency
+    unknown_resellers: list[dict[str, Any]] = field(default_factory=list)
+    #: location id -> {"rows": n, "totals": {currency: "amount"}}
+    by_location: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: currency -> "amount" over the lines that are imported
+    totals: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -1008,15 +1025,16 @@ class SimpleFormat:
 
 
 class PartnerCenterFormat:
-    """Partner Center reconciliation files (new-commerce and legacy). To do:
-    map ResellerMpnId, ChargeStartDate, Subtotal, Currency, CustomerName and
-    InvoiceNumber/OrderId/line onto the revenue columns."""
+    """Partner Center reconciliation files (new-commerce and legacy). They
+    are streamed rather than read as a :class:`Table`: see
+    ``partners.partner_center`` (``import_file`` hands them over)."""
 
     name = "partner-center"
     kinds = frozenset({"revenue"})
+    streaming = True
 
     def rows(self, spec: type[KindSpec], table: Table) -> SourceRows:
-        raise NotImplementedError("The partner-center format is not implemented yet.")
+        raise NotImplementedError("partner-center files are streamed by partners.partner_center")
 
 
 FORMATS: dict[str, SourceFormat] = {f.name: f for f in (SimpleFormat(), PartnerCenterFormat())}
@@ -1045,6 +1063,8 @@ def import_file(
     user: AbstractBaseUser | None = None,
     file_format: str = "simple",
     source_name: str | None = None,
+    skip_unknown: bool = False,
+    progress: Callable[[float], None] | None = None,
 ) -> ImportReport:
     """Import one CSV file of ``kind``, all or nothing.
 
@@ -1052,9 +1072,12 @@ def import_file(
     Returns the report; when ``report.errors`` is not empty nothing was
     written. With ``dry_run`` the report says what would change and nothing
     is written. ``user`` is recorded as the author of the history rows.
+    ``skip_unknown`` (Partner Center files) leaves out the lines of resellers
+    that are no location instead of rejecting the file; ``progress`` is
+    called with the share of the file read so far (Partner Center files).
 
-    Raises ``ValueError`` for an unknown kind or format, ``NotImplementedError``
-    for a format that is not built yet and ``OSError`` if the file cannot be read.
+    Raises ``ValueError`` for an unknown kind or format and ``OSError`` if
+    the file cannot be read.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
@@ -1063,6 +1086,19 @@ def import_file(
     source_format = FORMATS[file_format]
     if kind not in source_format.kinds:
         raise ValueError(f"the {file_format} format is for {', '.join(source_format.kinds)} only")
+    if skip_unknown and not getattr(source_format, "streaming", False):
+        raise ValueError("skipping unknown resellers is for partner-center files only")
+
+    if getattr(source_format, "streaming", False):
+        return _import_streamed(
+            source,
+            report=ImportReport(kind=kind, file_format=file_format, dry_run=dry_run),
+            source_name=source_name,
+            dry_run=dry_run,
+            user=user,
+            skip_unknown=skip_unknown,
+            progress=progress,
+        )
 
     name, data = _read_source(source)
     report = ImportReport(
@@ -1093,6 +1129,79 @@ def import_file(
             RowError(0, "", f"the database refused the import, nothing was written ({exc})")
         ]
     return report
+
+
+def _import_streamed(
+    source: Source,
+    *,
+    report: ImportReport,
+    source_name: str | None,
+    dry_run: bool,
+    user: AbstractBaseUser | None,
+    skip_unknown: bool,
+    progress: Callable[[float], None] | None,
+) -> ImportReport:
+    from partners import partner_center
+
+    def run(stream: IO[bytes], name: str, size: int | None) -> ImportReport:
+        report.source_name = source_name or name
+        return partner_center.revenue_import(
+            stream=stream,
+            report=report,
+            dry_run=dry_run,
+            skip_unknown=skip_unknown,
+            user=user,
+            progress=progress,
+            total_bytes=size,
+        )
+
+    if isinstance(source, bytes):
+        return run(io.BytesIO(source), "", len(source))
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        with path.open("rb") as stream:
+            return run(stream, path.name, path.stat().st_size)
+    size = getattr(source, "size", None)
+    return run(source, Path(getattr(source, "name", "") or "").name, size)
+
+
+def check_header(*, kind: str, file_format: str, head: bytes) -> list[RowError]:
+    """Whether the start of a file (``head``: its first bytes) is UTF-8 CSV
+    text with a header that fits ``kind`` in ``file_format``; the problems,
+    or an empty list. Used by the upload form before a file is stored."""
+    if b"\x00" in head:
+        return [RowError(0, "", "this is not a text file (it contains NUL bytes)")]
+    try:
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return [RowError(1, "", 'the file is not UTF-8 text; save it as "CSV UTF-8"')]
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    if "\n" not in text and len(head) >= HEAD_BYTES:
+        return [RowError(1, "", "the first line is too long for a CSV header")]
+    if not first_line.strip():
+        return [RowError(1, "", "the file is empty or has no header row")]
+    dialect = SEMICOLON if first_line.count(";") > first_line.count(",") else COMMA
+    try:
+        header = next(csv.reader([first_line], delimiter=dialect.delimiter), [])
+    except csv.Error as exc:
+        return [RowError(1, "", f"the header cannot be read as CSV ({exc})")]
+    if file_format == "partner-center":
+        from partners.partner_center import detect_layout
+
+        try:
+            detect_layout(header)
+        except FileRejected as exc:
+            return exc.errors
+        return []
+    names = [name.strip().lower() for name in header]
+    missing = [column for column in KINDS[kind].columns if column not in names]
+    if missing:
+        return [RowError(1, "", f"missing columns for {kind}: {', '.join(missing)}")]
+    return []
+
+
+#: Bytes of a file that :func:`check_header` needs to see.
+HEAD_BYTES = 64 * 1024
 
 
 def _read_source(source: Source) -> tuple[str, bytes]:
@@ -1162,3 +1271,194 @@ def _import_rows(
     report.created, report.updated, report.unchanged = len(created), len(updated), unchanged
     if write:
         spec.write(created, updated, user=user, now=now, reason=reason)
+
+
+# --- Import runs (the staff upload page) -------------------------------------------------
+#
+# Services for ``ImportRun``: the staff pages and ``partners.tasks`` call
+# these; the reads at the end are the access door for the pages (staff only:
+# partners do not upload their own data).
+
+#: (value, label) of the upload form; "revenue:partner-center" is the revenue
+#: kind in the Partner Center format.
+UPLOAD_KINDS: list[tuple[str, str]] = [
+    ("partners", "partners"),
+    ("locations", "locations"),
+    ("contacts", "contacts"),
+    ("revenue", "revenue"),
+    ("revenue:partner-center", "revenue (Partner Center)"),
+    ("support-contracts", "support contracts"),
+    ("fx-rates", "exchange rates"),
+]
+UPLOAD_DIR = "imports"
+
+
+def split_upload_kind(value: str) -> tuple[str, str]:
+    """``"revenue:partner-center"`` -> ``("revenue", "partner-center")``."""
+    kind, _, file_format = value.partition(":")
+    return kind, file_format or "simple"
+
+
+def _run_model():
+    from partners.models import ImportRun
+
+    return ImportRun
+
+
+def import_run_create(
+    *,
+    user: AbstractBaseUser,
+    kind: str,
+    file_format: str,
+    upload: IO[bytes],
+    file_name: str,
+    skip_unknown: bool = False,
+):
+    """Store an uploaded file under ``imports/`` and record it (pending).
+    Hashes and counts the lines in one pass over the chunks."""
+    from uuid import uuid4
+
+    from django.core.files.storage import default_storage
+
+    digest = hashlib.sha256()
+    size = lines = 0
+    chunks = (
+        upload.chunks() if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 20), b"")
+    )
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+        lines += chunk.count(b"\n")
+    upload.seek(0)
+    stored = default_storage.save(f"{UPLOAD_DIR}/{uuid4().hex}.csv", upload)
+    return _run_model().objects.create(
+        created_by=user,
+        kind=kind,
+        file_format=file_format,
+        file_name=Path(file_name).name[:255],
+        stored_name=stored,
+        sha256=digest.hexdigest(),
+        size=size,
+        lines=lines,
+        skip_unknown=skip_unknown,
+    )
+
+
+def import_run_is_large(run) -> bool:
+    """Large files are previewed and imported by a Celery task."""
+    return run.lines > getattr(settings, "IMPORT_ASYNC_ROWS", 50_000)
+
+
+def import_run_confirm(*, run, user: AbstractBaseUser) -> bool:
+    """Mark a previewed, clean run as running (the import itself is
+    :func:`import_run_execute`). False if it is not in that state (a second
+    click, another user was faster)."""
+    model = _run_model()
+    if run.error_count:
+        return False
+    claimed = model.objects.filter(pk=run.pk, status="previewed").update(
+        status="running", progress=0.0, started_at=timezone.now(), finished_at=None
+    )
+    return bool(claimed)
+
+
+def import_run_execute(*, run_id: int, dry_run: bool):
+    """Preview (``dry_run``) or import the file of run ``run_id`` and store
+    the report on the run. Safe to call twice: a preview runs only for a
+    pending run, an import only for a running one that has not finished."""
+    from django.core.files.storage import default_storage
+
+    model = _run_model()
+    now = timezone.now()
+    if dry_run:
+        claimed = model.objects.filter(pk=run_id, status="pending", started_at__isnull=True)
+        if not claimed.update(started_at=now, progress=0.0):
+            return model.objects.filter(pk=run_id).first()
+    elif not model.objects.filter(pk=run_id, status="running", finished_at__isnull=True).exists():
+        return model.objects.filter(pk=run_id).first()
+    run = model.objects.select_related("created_by").get(pk=run_id)
+
+    last = [0.0]
+
+    def progress(share: float) -> None:
+        # Scale: reading is most of the work; the merge is the rest.
+        value = round(share * 0.9, 2)
+        if value - last[0] >= 0.01:
+            last[0] = value
+            model.objects.filter(pk=run_id).update(progress=value)
+
+    try:
+        with default_storage.open(run.stored_name, "rb") as stream:
+            report = import_file(
+                kind=run.kind,
+                source=stream,
+                dry_run=dry_run,
+                user=run.created_by,
+                file_format=run.file_format,
+                source_name=run.file_name,
+                skip_unknown=run.skip_unknown,
+                progress=progress,
+            )
+    except Exception as exc:
+        logger.exception("import run %s failed", run_id)
+        model.objects.filter(pk=run_id).update(
+            status="failed" if not dry_run else "rejected",
+            message=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+            progress=1.0,
+        )
+        return model.objects.get(pk=run_id)
+    summary = _report_summary(report)
+    counts = dict(run.counts or {})
+    counts["result" if not dry_run else "preview"] = summary
+    if dry_run:
+        status = "previewed" if report.ok else "rejected"
+    else:
+        status = "succeeded" if report.ok else "failed"
+    model.objects.filter(pk=run_id).update(
+        status=status,
+        counts=counts,
+        errors=[[e.row, e.column, e.message] for e in report.errors[: model.ERRORS_KEPT]],
+        error_count=len(report.errors),
+        progress=1.0,
+        finished_at=timezone.now() if (not dry_run or not report.ok) else None,
+    )
+    if status in ("succeeded", "rejected"):
+        # The file is kept until it is imported (or can never be).
+        default_storage.delete(run.stored_name)
+    return model.objects.get(pk=run_id)
+
+
+def _report_summary(report: ImportReport) -> dict[str, Any]:
+    return {
+        "rows": report.rows,
+        "created": report.created,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "skipped": report.skipped,
+        "dialect": report.dialect,
+        "layout": report.layout,
+        "ignored_columns": report.ignored_columns,
+        "by_location": report.by_location,
+        "totals": report.totals,
+        "unknown_resellers": report.unknown_resellers,
+    }
+
+
+def import_runs_for_user(user: AbstractBaseUser):
+    """Import runs ``user`` may see: all for staff, none for anyone else."""
+    from partners.selectors import user_is_staff
+
+    model = _run_model()
+    if not user_is_staff(user):
+        return model.objects.none()
+    return model.objects.select_related("created_by")
+
+
+def import_run_get_for_user(*, user: AbstractBaseUser, pk: int):
+    from django.http import Http404
+
+    run = import_runs_for_user(user).filter(pk=pk).first()
+    if run is None:
+        raise Http404("No such import.")
+    return run

@@ -57,15 +57,34 @@ class Command(BaseCommand):
             help="simple (the columns below, the default) or partner-center "
             "(reconciliation files; revenue only)",
         )
+        parser.add_argument(
+            "--skip-unknown",
+            action="store_true",
+            help="partner-center: leave out (and list) the lines of resellers that are no "
+            "location, instead of rejecting the file",
+        )
 
     def handle(
-        self, *args, kind: str, file: str, dry_run: bool, file_format: str, **options
+        self,
+        *args,
+        kind: str,
+        file: str,
+        dry_run: bool,
+        file_format: str,
+        skip_unknown: bool = False,
+        **options,
     ) -> None:
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"No such file: {file}")
         try:
-            report = import_file(kind=kind, source=path, dry_run=dry_run, file_format=file_format)
+            report = import_file(
+                kind=kind,
+                source=path,
+                dry_run=dry_run,
+                file_format=file_format,
+                skip_unknown=skip_unknown,
+            )
         except (NotImplementedError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         except OSError as exc:
@@ -88,17 +107,31 @@ class Command(BaseCommand):
         else:
             title = f"Imported {report.kind} from {report.source_name}."
             verbs = ("created", "updated", "unchanged")
-        counts = [
+        counts: list[tuple[str, object]] = [
             ("rows", f"{report.rows} ({report.dialect})"),
             (verbs[0], report.created),
             (verbs[1], report.updated),
             (verbs[2], report.unchanged),
         ]
+        if report.layout:
+            counts.insert(0, ("layout", f"Partner Center {report.layout}"))
+        if report.unknown_resellers:
+            counts.append(("skipped rows", f"{report.skipped} (unknown resellers below)"))
+        if report.totals:
+            counts.append(
+                ("totals", ", ".join(f"{total} {code}" for code, total in report.totals.items()))
+            )
         if report.ignored_columns:
             counts.append(("ignored columns", ", ".join(report.ignored_columns)))
         width = max(len(label) for label, _ in counts) + 2
         lines = [self.style.SUCCESS(title)]
         lines += [f"  {label + ':':<{width}}{value}" for label, value in counts]
+        for unknown in report.unknown_resellers:
+            totals = ", ".join(f"{amount} {code}" for code, amount in unknown["totals"].items())
+            lines.append(
+                f"  skipped reseller {unknown['mpn_id'] or '(none)'}: {unknown['rows']} rows, "
+                f"customers {', '.join(unknown['customers']) or '-'}, totals {totals or '-'}"
+            )
         return "\n".join(lines)
 
 

@@ -1,0 +1,288 @@
+"""What the API reads and accepts. Partners and locations are named by their
+Microsoft ids; a reference to a partner is resolved among the partners the
+requesting user may see (the one door), so a foreign id reads as unknown."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from compliance.models import CaseState, Evaluation, FollowUpCase
+from partners.models import (
+    MONEY_DIGITS,
+    MONEY_PLACES,
+    Contact,
+    Currency,
+    Designation,
+    Location,
+    Partner,
+    RevenueRecord,
+    SupportContract,
+)
+from partners.selectors import partners_for_user
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class PartnerField(serializers.SlugRelatedField):
+    """A partner by its Microsoft partner id, among those the user may see."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "partner_id")
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None:
+            return Partner.objects.none()
+        return partners_for_user(request.user)
+
+
+def _staff_users():
+    return get_user_model().objects.filter(is_staff=True, is_active=True)
+
+
+class PartnerSerializer(serializers.ModelSerializer):
+    account_manager = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=_staff_users(),
+        allow_null=True,
+        required=False,
+        help_text="Username of the staff user who manages the partner.",
+    )
+    designations = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=Designation.objects.all(),
+        many=True,
+        required=False,
+        help_text="Codes of the Solutions Partner designations.",
+    )
+    locations = serializers.SlugRelatedField(
+        slug_field="location_id",
+        many=True,
+        read_only=True,
+        help_text="Microsoft ids of the partner's locations.",
+    )
+
+    class Meta:
+        model = Partner
+        fields = [
+            "partner_id",
+            "name",
+            "country",
+            "billing_model",
+            "status",
+            "onboarded_on",
+            "agreement_signed_on",
+            "account_manager",
+            "designations",
+            "locations",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class LocationSerializer(serializers.ModelSerializer):
+    partner_id = PartnerField(source="partner", help_text="Microsoft partner id.")
+
+    class Meta:
+        model = Location
+        fields = [
+            "location_id",
+            "partner_id",
+            "name",
+            "country",
+            "onboarded_on",
+            "is_active",
+            "deauthorised_on",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["is_active", "deauthorised_on", "created_at", "updated_at"]
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    partner_id = PartnerField(
+        source="partner", help_text="Microsoft partner id; cannot be changed later."
+    )
+    has_login = serializers.SerializerMethodField(help_text="Whether a portal login is bound.")
+
+    class Meta:
+        model = Contact
+        fields = [
+            "id",
+            "partner_id",
+            "name",
+            "email",
+            "language",
+            "receives_notices",
+            "has_login",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+        validators = []  # the service's full_clean checks the unique e-mail per partner
+
+    def get_has_login(self, obj: Contact) -> bool:
+        return obj.user_id is not None
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            fields["partner_id"].read_only = True
+        return fields
+
+
+class SupportContractSerializer(serializers.ModelSerializer):
+    partner_id = PartnerField(source="partner", help_text="Microsoft partner id.")
+    currency = serializers.SlugRelatedField(
+        slug_field="code", queryset=Currency.objects.all(), allow_null=True, required=False
+    )
+
+    class Meta:
+        model = SupportContract
+        fields = [
+            "id",
+            "partner_id",
+            "plan_type",
+            "contract_number",
+            "start_date",
+            "end_date",
+            "is_paid",
+            "paid_on",
+            "amount",
+            "currency",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+        validators = []  # the service's full_clean checks the constraints
+
+
+class RevenueRecordSerializer(serializers.ModelSerializer):
+    location_id = serializers.CharField(source="location.location_id", read_only=True)
+    partner_id = serializers.CharField(source="location.partner.partner_id", read_only=True)
+    currency = serializers.CharField(source="currency_id", read_only=True)
+
+    class Meta:
+        model = RevenueRecord
+        fields = [
+            "id",
+            "location_id",
+            "partner_id",
+            "revenue_date",
+            "amount",
+            "currency",
+            "source",
+            "reference",
+            "customer",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class RevenueLineSerializer(serializers.Serializer):
+    """One line of ``POST /api/v1/revenue/bulk/``."""
+
+    location_id = serializers.RegexField(
+        r"^[0-9]{1,20}\Z", max_length=20, help_text="Microsoft location id."
+    )
+    date = serializers.DateField(help_text="Revenue date (YYYY-MM-DD).")
+    amount = serializers.DecimalField(
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
+        help_text="Negative amounts are credits.",
+    )
+    currency = serializers.RegexField(r"^[A-Za-z]{3}\Z", help_text="ISO 4217 code, e.g. EUR.")
+    reference = serializers.CharField(
+        max_length=200, help_text="Your unique id of the line; unique per location."
+    )
+    customer = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
+
+
+class BulkResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+
+
+class BulkErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField(allow_null=True, help_text="Position of the line (0-based).")
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class BulkErrorsSerializer(serializers.Serializer):
+    errors = BulkErrorSerializer(many=True)
+
+
+class EvaluationSerializer(serializers.ModelSerializer):
+    partner_id = serializers.CharField(source="partner.partner_id", read_only=True)
+    location_id = serializers.CharField(
+        source="location.location_id", read_only=True, allow_null=True
+    )
+    policy = serializers.CharField(source="policy.code", read_only=True)
+    requirements = serializers.DictField(
+        child=serializers.BooleanField(), read_only=True, help_text="Requirement code -> met."
+    )
+    unmet = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = Evaluation
+        fields = [
+            "id",
+            "subject_type",
+            "subject_id",
+            "partner_id",
+            "location_id",
+            "policy",
+            "purpose",
+            "as_of",
+            "status",
+            "ttm_revenue_usd",
+            "threshold_usd",
+            "shortfall_usd",
+            "requirements",
+            "unmet",
+            "deadline",
+            "days_to_deadline",
+            "error",
+            "explanation",
+            "explanation_de",
+            "computed_at",
+        ]
+        read_only_fields = fields
+
+
+class FollowUpCaseSerializer(serializers.ModelSerializer):
+    partner_id = serializers.CharField(source="partner.partner_id", read_only=True)
+    location_id = serializers.CharField(
+        source="location.location_id", read_only=True, allow_null=True
+    )
+    owner = serializers.CharField(source="owner.username", read_only=True, allow_null=True)
+    policy = serializers.CharField(source="outcome.policy.code", read_only=True)
+    deadline = serializers.DateField(source="outcome.deadline", read_only=True)
+
+    class Meta:
+        model = FollowUpCase
+        fields = [
+            "id",
+            "partner_id",
+            "location_id",
+            "kind",
+            "state",
+            "owner",
+            "notes",
+            "policy",
+            "deadline",
+            "opened_at",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+
+class CaseMoveSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=CaseState.choices)
+    notes = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)

@@ -1,0 +1,124 @@
+"""POST /api/v1/revenue/bulk/: idempotent by (location, reference), all or
+nothing, every bad line reported by index and field."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+
+from partners import models as pm
+
+URL = "/api/v1/revenue/bulk/"
+
+
+def line(reference: str, **changes) -> dict:
+    return {
+        "location_id": "2000001",
+        "date": "2024-03-15",
+        "amount": "1200.50",
+        "currency": "EUR",
+        "reference": reference,
+        "customer": "Contoso",
+        **changes,
+    }
+
+
+def api_records():
+    return pm.RevenueRecord.objects.filter(source=pm.RevenueSource.API).order_by("reference")
+
+
+def test_reposting_the_same_lines_changes_nothing(staff_api, staff, own_partner, foreign_partner):
+    lines = [line("INV-1"), line("INV-2", amount="-50", location_id="2000002")]
+    first = staff_api.post(URL, lines)
+    assert first.status_code == 200, first.json()
+    assert first.json() == {"created": 2, "updated": 0, "unchanged": 0}
+    stored = {(r.location.location_id, r.reference, r.amount) for r in api_records()}
+    assert stored == {("2000001", "INV-1", Decimal("1200.5")), ("2000002", "INV-2", Decimal("-50"))}
+    assert api_records().first().history.get().history_user == staff
+
+    again = staff_api.post(URL, lines)
+    assert again.json() == {"created": 0, "updated": 0, "unchanged": 2}
+    assert api_records().count() == 2
+
+    changed = staff_api.post(URL, [line("INV-1", amount="1300"), lines[1], line("INV-3")])
+    assert changed.json() == {"created": 1, "updated": 1, "unchanged": 1}
+    assert api_records().get(reference="INV-1").amount == Decimal("1300")
+    assert api_records().count() == 3
+    # the manual record of the fixture is untouched
+    assert pm.RevenueRecord.objects.filter(source=pm.RevenueSource.MANUAL).count() == 2
+
+
+def test_an_api_reference_may_equal_a_manual_one(staff_api, own_partner):
+    # the fixture's manual record of location 2000001 has reference INV-1000001
+    response = staff_api.post(URL, [line("INV-1000001")])
+    assert response.json()["created"] == 1
+
+
+def test_all_or_nothing_with_every_error_by_index_and_field(
+    staff_api, own_partner, foreign_partner
+):
+    lines = [
+        line("OK-1"),
+        line("BAD-1", amount="12abc"),
+        line("BAD-2", location_id="2999999", currency="XXX"),
+        line("OK-1"),  # duplicate of line 0
+        {"location_id": "2000001", "date": "2024-02-30", "currency": "EUR", "reference": ""},
+    ]
+    response = staff_api.post(URL, lines)
+    assert response.status_code == 400
+    errors = {(e["index"], e["field"]) for e in response.json()["errors"]}
+    assert errors == {
+        (1, "amount"),
+        (2, "location_id"),
+        (2, "currency"),
+        (3, "reference"),
+        (4, "date"),
+        (4, "amount"),
+        (4, "reference"),
+    }
+    assert all(e["message"] for e in response.json()["errors"])
+    assert not api_records().exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"location_id": "2000001"}, "list"),
+        ([], "empty"),
+        ([line(f"R{i}") for i in range(1001)], "1000"),
+    ],
+)
+def test_the_body_must_be_a_list_of_at_most_1000_lines(staff_api, own_partner, body, message):
+    response = staff_api.post(URL, body)
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["index"] is None and message in error["message"]
+    assert not api_records().exists()
+
+
+def test_changed_partners_are_reevaluated_after_commit(
+    staff_api, own_partner, django_capture_on_commit_callbacks
+):
+    with (
+        mock.patch("compliance.tasks.evaluate_partners.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        staff_api.post(URL, [line("INV-9")])
+    delay.assert_called_once_with([own_partner.pk])
+    with (
+        mock.patch("compliance.tasks.evaluate_partners.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        staff_api.post(URL, [line("INV-9")])  # unchanged: nothing to re-evaluate
+    delay.assert_not_called()
+
+
+def test_lines_are_validated_like_the_model(staff_api, own_partner):
+    too_precise = staff_api.post(URL, [line("P", amount="1.1234567")])
+    assert too_precise.status_code == 400
+    assert too_precise.json()["errors"][0]["field"] == "amount"
+    lower_case_currency = staff_api.post(URL, [line("P", currency="eur")])
+    assert lower_case_currency.json()["created"] == 1
+    assert api_records().get().currency_id == "EUR"
