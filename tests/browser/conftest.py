@@ -77,7 +77,9 @@ class StaticFailures(list):
         page.on("response", self._response)
 
     def _failed(self, request) -> None:
-        if "/static/" in request.url:
+        # ERR_ABORTED: the page navigated on before a low-priority load (the
+        # favicon) finished; the file itself is fine (a 404 shows below).
+        if "/static/" in request.url and "ERR_ABORTED" not in (request.failure or ""):
             self.append(f"{request.url}: {request.failure}")
 
     def _response(self, response) -> None:
