@@ -14,8 +14,6 @@ gets their own partner's lines (a foreign ``partner`` filter is a 404).
 
 from __future__ import annotations
 
-import csv
-import datetime
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
@@ -32,9 +30,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
 from compliance import selectors as compliance_selectors
 from compliance.models import Purpose
 from partners import selectors as partner_selectors
+from partners.exports import PARTNER_EXPORT_HEADER, csv_stream, partner_export_rows
 from partners.filters import PartnerFilter
-from partners.models import Partner
-from partners.views import csv_safe
 
 from . import selectors
 from .filters import EvaluationFilter, RevenueFilter
@@ -44,27 +41,6 @@ XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml
 CENTS = Decimal("0.01")
 
 Row = Sequence[object]
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_stream(header: Row, rows: Iterable[Row]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff"  # Excel opens UTF-8 with a BOM correctly
-    yield writer.writerow(header)
-    for row in rows:
-        yield writer.writerow([_csv_value(value) for value in row])
-
-
-def _csv_value(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return csv_safe(value)
 
 
 def xlsx_cell(sheet, value: object):
@@ -143,19 +119,7 @@ class PartnerExport(ExportView):
     """The partner list with the filters of the web list (partners.filters)."""
 
     name = "partners"
-    header = (
-        "partner_id",
-        "name",
-        "country",
-        "billing_model",
-        "partner_status",
-        "account_manager",
-        "onboarded_on",
-        "status",
-        "statuses_by_policy",
-        "ttm_revenue_usd",
-        "next_deadline",
-    )
+    header = PARTNER_EXPORT_HEADER
 
     def rows(self) -> Iterator[Row]:
         filterset = PartnerFilter(
@@ -164,39 +128,7 @@ class PartnerExport(ExportView):
             user=self.request.user,
         )
         # Invalid values are ignored, as on the web list.
-        return self._rows(filterset.qs)
-
-    def _rows(self, queryset: QuerySet[Partner]) -> Iterator[Row]:
-        batch: list[Partner] = []
-        for partner in queryset.iterator(chunk_size=CHUNK_SIZE):
-            batch.append(partner)
-            if len(batch) == CHUNK_SIZE:
-                yield from self._batch(batch)
-                batch = []
-        if batch:
-            yield from self._batch(batch)
-
-    def _batch(self, batch: list[Partner]) -> Iterator[Row]:
-        states = compliance_selectors.partner_states(
-            Partner.objects.filter(pk__in=[p.pk for p in batch])
-        )
-        empty = compliance_selectors.PartnerState()
-        for partner in batch:
-            state = states.get(partner.pk, empty)
-            manager = partner.account_manager
-            yield (
-                partner.partner_id,
-                partner.name,
-                partner.country,
-                partner.billing_model,
-                partner.status,
-                manager.get_username() if manager else "",
-                partner.onboarded_on,
-                state.worst or "",
-                "; ".join(f"{p.code}={s}" for p, s in state.by_policy),
-                _money(state.ttm_revenue_usd),
-                state.next_deadline,
-            )
+        return partner_export_rows(filterset.qs)
 
 
 class EvaluationExport(ExportView):

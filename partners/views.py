@@ -8,10 +8,8 @@ the new status at once.
 
 from __future__ import annotations
 
-import csv
 import datetime
 import logging
-from collections.abc import Iterator
 from decimal import Decimal
 
 from django.conf import settings
@@ -32,6 +30,7 @@ from compliance import selectors as compliance_selectors
 from compliance.services import evaluation_run
 
 from . import selectors, services
+from .exports import PARTNER_EXPORT_HEADER, csv_stream, partner_export_rows
 from .filters import PartnerFilter
 from .forms import (
     ContactForm,
@@ -197,76 +196,17 @@ class PartnerListView(StaffRequiredMixin, TemplateView):
         return context
 
 
-def csv_safe(value) -> object:
-    """Neutralise spreadsheet formulas: text starting with = + - @ (or a
-    tab / carriage return) gets a leading single quote. Numbers and dates we
-    write ourselves are left as they are."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return f"'{value}"
-    return value
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 class PartnerExportView(PartnerListView):
     """The filtered partner list as CSV (every page)."""
 
-    chunk = 500
-
     def get(self, request, *args, **kwargs):
-        filterset = self.get_filter()
+        rows = partner_export_rows(self.get_filter().qs)
         response = StreamingHttpResponse(
-            self.rows(filterset.qs), content_type="text/csv; charset=utf-8"
+            csv_stream(PARTNER_EXPORT_HEADER, rows), content_type="text/csv; charset=utf-8"
         )
         name = f"partners-{timezone.localdate():%Y-%m-%d}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
-
-    def rows(self, queryset) -> Iterator[str]:
-        writer = csv.writer(_Echo())
-        yield "\ufeff"  # Excel opens UTF-8 with a BOM correctly
-        yield writer.writerow(
-            [
-                "partner_id",
-                "name",
-                "country",
-                "billing_model",
-                "partner_status",
-                "account_manager",
-                "onboarded_on",
-                "status",
-                "statuses_by_policy",
-                "ttm_revenue_usd",
-                "next_deadline",
-            ]
-        )
-        partners = list(queryset)
-        for start in range(0, len(partners), self.chunk):
-            batch = partners[start : start + self.chunk]
-            states = compliance_selectors.partner_states(
-                Partner.objects.filter(pk__in=[p.pk for p in batch])
-            )
-            for partner in batch:
-                state = states.get(partner.pk, compliance_selectors.PartnerState())
-                ttm = state.ttm_revenue_usd
-                manager = partner.account_manager
-                row = [
-                    partner.partner_id,
-                    partner.name,
-                    partner.country,
-                    partner.billing_model,
-                    partner.status,
-                    manager.get_username() if manager else "",
-                    partner.onboarded_on.isoformat(),
-                    state.worst or "",
-                    "; ".join(f"{p.code}={s}" for p, s in state.by_policy),
-                    f"{ttm.quantize(Decimal('0.01'))}" if ttm is not None else "",
-                    state.next_deadline.isoformat() if state.next_deadline else "",
-                ]
-                yield writer.writerow([csv_safe(cell) for cell in row])
 
 
 class DirectBillReadyListView(StaffRequiredMixin, TemplateView):
