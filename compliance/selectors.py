@@ -163,6 +163,24 @@ class RevenueTotals:
     usd: dict[int, Decimal] = field(default_factory=dict)
     missing: dict[int, set[tuple[str, datetime.date]]] = field(default_factory=dict)
 
+    def add(
+        self,
+        location_pk: int,
+        currency: str,
+        month: datetime.date,
+        amount: Decimal,
+        rates: dict[tuple[str, datetime.date], Decimal],
+    ) -> None:
+        """Add one (location, currency, month) sum, converted with the month's
+        rate; without a rate the location is marked missing, never zero."""
+        total = self.usd.setdefault(location_pk, Decimal(0))
+        if currency == "USD":
+            self.usd[location_pk] = total + amount
+        elif (currency, month) in rates:
+            self.usd[location_pk] = total + amount * rates[(currency, month)]
+        else:
+            self.missing.setdefault(location_pk, set()).add((currency, month))
+
     def error_for(self, location_pks: list[int]) -> str | None:
         gaps = sorted({gap for pk in location_pks for gap in self.missing.get(pk, ())})
         if not gaps:
@@ -258,17 +276,8 @@ def _revenue_totals_portable(window: rules.Window, partner_pks: set[int] | None)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for location_pk, currency, month_text, micro_units in cursor.fetchall():
-            amount = Decimal(micro_units) * MICRO
-            total = totals.usd.setdefault(location_pk, Decimal(0))
-            if currency == "USD":
-                totals.usd[location_pk] = total + amount
-                continue
             month = datetime.date.fromisoformat(f"{month_text}-01")
-            rate = rates.get((currency, month))
-            if rate is None:
-                totals.missing.setdefault(location_pk, set()).add((currency, month))
-            else:
-                totals.usd[location_pk] = total + amount * rate
+            totals.add(location_pk, currency, month, Decimal(micro_units) * MICRO, rates)
     return totals
 
 
@@ -357,16 +366,9 @@ def revenue_totals_for_windows(
     )
     for location_pk, day, currency, month, amount in lines:
         totals = result[_as_date(day)]
-        month = _as_date(month)
         if connection.vendor != "postgresql":
             amount = Decimal(amount) * MICRO
-        total = totals.usd.setdefault(location_pk, Decimal(0))
-        if currency == "USD":
-            totals.usd[location_pk] = total + amount
-        elif (currency, month) in rates:
-            totals.usd[location_pk] = total + amount * rates[(currency, month)]
-        else:
-            totals.missing.setdefault(location_pk, set()).add((currency, month))
+        totals.add(location_pk, currency, _as_date(month), amount, rates)
     return result
 
 
