@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from functools import lru_cache
 
 __all__ = [
     "AGREEMENT",
@@ -248,14 +249,20 @@ def ttm_sum(
 def format_usd(amount: Decimal, language: str = "en") -> str:
     """``USD 212,400.00`` (English) or ``212.400,00 USD`` (German), rounded
     half-up to cents."""
-    cents = _as_decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
-    if cents == 0:
-        cents = abs(cents)  # no "-0.00"
-    text = f"{cents:,.2f}"
+    text = _cents_text(_as_decimal(amount))
     if _is_german(language):
         text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
         return f"{text} USD"
     return f"USD {text}"
+
+
+@lru_cache(maxsize=8192)
+def _cents_text(amount: Decimal) -> str:
+    # Cached: each total is shown in English and German, thresholds repeat.
+    cents = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    if cents == 0:
+        cents = abs(cents)  # no "-0.00"
+    return f"{cents:,.2f}"
 
 
 # --------------------------------------------------------------------------
@@ -602,10 +609,10 @@ def _requirements(
     return met, support
 
 
-def _score(
-    facts: SubjectFacts, policy: PolicySpec, as_of: date, *, readiness_check: bool
-) -> Result:
-    """Everything but the status: shared by evaluate and direct_bill_ready."""
+def _score(facts: SubjectFacts, policy: PolicySpec, as_of: date, *, readiness_check: bool) -> dict:
+    """Every Result field but the status ("" unless decided here: not
+    applicable or error), shared by evaluate and direct_bill_ready. A dict,
+    so that the caller builds the (frozen) Result once."""
     base = {
         "as_of": as_of,
         "ttm_revenue_usd": facts.ttm_revenue_usd,
@@ -627,7 +634,7 @@ def _score(
             and _subject_mismatch(facts, policy, check_billing_model=True) is None
         ):
             last = _last_deadline(facts, policy, as_of)
-        return Result(
+        return dict(
             status=NOT_APPLICABLE,
             shortfall_usd=None,
             requirements={},
@@ -655,7 +662,7 @@ def _score(
         deadline = _next_deadline(facts, policy, as_of)
         last = _last_deadline(facts, policy, as_of)
         missed = facts.unresolved_missed_deadline
-    return Result(
+    return dict(
         status=ERROR if error else "",  # "": the caller decides the status
         shortfall_usd=shortfall,
         requirements=requirements,
@@ -680,18 +687,18 @@ def evaluate(facts: SubjectFacts, policy: PolicySpec, as_of: date) -> Result:
     deadline), then non_compliant for an unresolved missed deadline, then
     compliant / at_risk / non_compliant from the requirements and deadline.
     """
-    result = _score(facts, policy, as_of, readiness_check=False)
-    if result.status:
-        return result
-    if facts.unresolved_missed_deadline is not None:
-        status = NON_COMPLIANT
-    elif not result.unmet:
-        status = COMPLIANT
-    elif result.deadline is not None and result.deadline > as_of:
-        status = AT_RISK
-    else:
-        status = NON_COMPLIANT
-    return replace(result, status=status)
+    fields = _score(facts, policy, as_of, readiness_check=False)
+    if not fields["status"]:
+        deadline = fields["deadline"]
+        if facts.unresolved_missed_deadline is not None:
+            fields["status"] = NON_COMPLIANT
+        elif not fields["unmet"]:
+            fields["status"] = COMPLIANT
+        elif deadline is not None and deadline > as_of:
+            fields["status"] = AT_RISK
+        else:
+            fields["status"] = NON_COMPLIANT
+    return Result(**fields)
 
 
 def direct_bill_ready(facts: SubjectFacts, policy: PolicySpec, as_of: date) -> Result:
@@ -707,10 +714,10 @@ def direct_bill_ready(facts: SubjectFacts, policy: PolicySpec, as_of: date) -> R
     subject level mismatch) as in :func:`evaluate`. ``result.ready`` gives
     True / False / None.
     """
-    result = _score(facts, policy, as_of, readiness_check=True)
-    if result.status:
-        return result
-    return replace(result, status=NON_COMPLIANT if result.unmet else COMPLIANT)
+    fields = _score(facts, policy, as_of, readiness_check=True)
+    if not fields["status"]:
+        fields["status"] = NON_COMPLIANT if fields["unmet"] else COMPLIANT
+    return Result(**fields)
 
 
 def deadline_outcome(facts: SubjectFacts, policy: PolicySpec, deadline: date) -> str | None:

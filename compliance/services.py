@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,7 +25,7 @@ from partners.models import BillingModel, Location, Partner, PartnerStatus
 from partners.services import location_deauthorise, partner_move_to_indirect
 
 from . import rules, selectors
-from .bulk import upsert
+from .bulk import copy_insert, upsert
 from .models import (
     CaseKind,
     CaseState,
@@ -334,29 +334,81 @@ def _decide_deadlines(
     return [by_key[(k[0], k[1], k[2])] for k in missed_keys]
 
 
-def _row(output: EvaluationOutput, as_of: datetime.date, now: datetime.datetime) -> dict:
+ROW_FIELDS = (
+    "subject_type",
+    "subject_id",
+    "partner",
+    "location",
+    "policy",
+    "purpose",
+    "as_of",
+    "status",
+    "ttm_revenue_usd",
+    "threshold_usd",
+    "shortfall_usd",
+    "requirements",
+    "unmet",
+    "deadline",
+    "days_to_deadline",
+    "error",
+    "explanation",
+    "explanation_de",
+    "computed_at",
+)
+
+
+def _row(output: EvaluationOutput, as_of: datetime.date, now: datetime.datetime) -> tuple:
+    """One Evaluation row, in the order of ``ROW_FIELDS``."""
     s, r = output.subject, output.result
-    return {
-        "subject_type": s.subject_type,
-        "subject_id": s.subject_id,
-        "partner": s.partner_pk,
-        "location": s.location_pk,
-        "policy": s.policy.pk,
-        "purpose": output.purpose,
-        "as_of": as_of,
-        "status": r.status,
-        "ttm_revenue_usd": r.ttm_revenue_usd,
-        "threshold_usd": r.threshold_usd,
-        "shortfall_usd": r.shortfall_usd,
-        "requirements": dict(r.requirements),
-        "unmet": list(r.unmet),
-        "deadline": r.deadline,
-        "days_to_deadline": r.days_to_deadline,
-        "error": r.error or "",
-        "explanation": r.explanation("en"),
-        "explanation_de": r.explanation("de"),
-        "computed_at": now,
-    }
+    return (
+        s.subject_type,
+        s.subject_id,
+        s.partner_pk,
+        s.location_pk,
+        s.policy.pk,
+        output.purpose,
+        as_of,
+        r.status,
+        r.ttm_revenue_usd,
+        r.threshold_usd,
+        r.shortfall_usd,
+        dict(r.requirements),
+        list(r.unmet),
+        r.deadline,
+        r.days_to_deadline,
+        r.error or "",
+        r.explanation("en"),
+        r.explanation("de"),
+        now,
+    )
+
+
+# Two-key advisory lock namespace for "evaluations of one day are being written".
+_EVALUATION_LOCK = 0x45564C  # "EVL"
+
+
+def _write_evaluations(outputs: list[EvaluationOutput], as_of: datetime.date, partial: bool) -> int:
+    """Record every output. A full run of a day nobody has evaluated yet (the
+    ordinary night) streams the rows into the table with COPY while they are
+    built; a re-run, or a run for some partners, upserts (unchanged rows are
+    not touched). On PostgreSQL writers of one day take turns (advisory
+    lock), so a concurrent run sees the rows of the first and upserts."""
+    now = timezone.now()
+    rows = (_row(o, as_of, now) for o in outputs)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_EVALUATION_LOCK, as_of.toordinal()]
+            )
+        if not partial and not Evaluation.objects.filter(as_of=as_of).exists():
+            return copy_insert(Evaluation, ROW_FIELDS, rows)
+    return upsert(
+        Evaluation,
+        [dict(zip(ROW_FIELDS, row, strict=True)) for row in rows],
+        unique_fields=UNIQUE,
+        update_fields=COMPARED,
+        touch_fields=("computed_at",),
+    )
 
 
 def evaluation_run(
@@ -402,14 +454,7 @@ def evaluation_run(
                     f"{output.subject.policy.code}: {output.result.error}"
                 )
         if save:
-            now = timezone.now()
-            summary.rows_written = upsert(
-                Evaluation,
-                [_row(o, as_of, now) for o in summary.outputs],
-                unique_fields=UNIQUE,
-                update_fields=COMPARED,
-                touch_fields=("computed_at",),
-            )
+            summary.rows_written = _write_evaluations(summary.outputs, as_of, pks is not None)
     return summary
 
 
