@@ -41,12 +41,15 @@ def upsert(
     unique_fields: Sequence[str],
     update_fields: Sequence[str],
     touch_fields: Sequence[str] = (),
+    only_if: str = "",
 ) -> int:
     """Insert ``rows`` (dicts keyed by field name or attname) or update the
     row with the same ``unique_fields``. ``update_fields`` are compared and
     updated; ``touch_fields`` (e.g. a timestamp) are only written along with
     a real change. Without ``update_fields`` existing rows are left alone
-    (insert-if-missing). Returns the number of rows inserted or changed."""
+    (insert-if-missing). ``only_if`` is an extra SQL condition for updates,
+    written with ``{table}`` and ``EXCLUDED`` (e.g. never move a date back).
+    Returns the number of rows inserted or changed."""
     if not rows:
         return 0
     meta = model._meta
@@ -84,6 +87,8 @@ def upsert(
     else:  # pragma: no cover - only the two supported databases
         raise NotImplementedError(connection.vendor)
 
+    if only_if:
+        guard = f"({guard}) AND ({only_if.format(table=qn(table))})"
     action = f"DO UPDATE SET {set_clause} WHERE {guard}" if compared else "DO NOTHING"
     sql = (
         f"INSERT INTO {qn(table)} ({target}) SELECT {select} FROM {source} WHERE true "

@@ -198,6 +198,7 @@ class Evaluation(models.Model):
         verbose_name=_("partner"),
         on_delete=models.CASCADE,
         related_name="evaluations",
+        db_index=False,  # evaluation_partner_day (partner, -as_of) serves it
     )
     location = models.ForeignKey(
         "partners.Location",
@@ -258,6 +259,49 @@ class Evaluation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject_type} {self.subject_id} / {self.policy_id} / {self.as_of}: {self.status}"
+
+
+class PartnerCurrent(models.Model):
+    """Where a partner's current evaluations are: the date of its latest run
+    and the worst compliance status of that run (partner and locations, all
+    policies) as a display rank (``compliance.selectors.DISPLAY_RANKS``).
+    Written by every evaluation run, so that lists and dashboards join one
+    row per partner instead of searching the evaluation history."""
+
+    partner = models.OneToOneField(
+        "partners.Partner",
+        verbose_name=_("partner"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="current",
+    )
+    evaluated_on = models.DateField(_("evaluated on"))
+    worst_rank = models.SmallIntegerField(_("worst status rank"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("current evaluation date")
+        verbose_name_plural = _("current evaluation dates")
+        indexes = [models.Index(fields=["worst_rank"], name="partnercurrent_worst_rank")]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}: {self.evaluated_on}"
+
+
+class DataVersion(models.Model):
+    """A counter per kind of data, raised after every change that cached
+    pages depend on (e.g. each evaluation run): cache keys include it, so a
+    stale page is never served, whichever process wrote the change."""
+
+    name = models.CharField(_("name"), max_length=50, primary_key=True)
+    version = models.BigIntegerField(_("version"), default=0)
+    changed_at = models.DateTimeField(_("changed at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("data version")
+        verbose_name_plural = _("data versions")
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
 
 
 class OutcomeResult(models.TextChoices):

@@ -7,10 +7,12 @@ from __future__ import annotations
 import datetime
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
     BigIntegerField,
@@ -43,17 +45,20 @@ from partners.selectors import partners_for_user
 from . import rules
 from .models import (
     CaseState,
+    DataVersion,
     DeadlineOutcome,
     Evaluation,
     FollowUpCase,
     JobRun,
     OutcomeResult,
+    PartnerCurrent,
     Policy,
     PolicyRequirement,
     Purpose,
 )
 
 MICRO = Decimal("0.000001")
+T = TypeVar("T")
 
 
 def missing_rates_message(gaps: list[tuple[str, datetime.date]]) -> str:
@@ -402,25 +407,13 @@ def worst_status(statuses: Iterable[str]) -> str | None:
     return STATUS_BY_DISPLAY_RANK[max(ranked)] if ranked else None
 
 
-def _latest_as_of_subquery() -> Subquery:
-    # Served by the (partner, -as_of) index: one index probe per partner.
-    return Subquery(
-        Evaluation.objects.filter(partner=OuterRef("pk")).order_by("-as_of").values("as_of")[:1]
-    )
-
-
 def latest_evaluation_dates(partners: QuerySet[Partner]) -> dict[int, datetime.date]:
     """partner pk -> the date of the partner's latest evaluation run. A run
     evaluates every subject and policy of a partner, so the rows of that date
     are the partner's current state (also right after a single partner was
-    re-evaluated during the day)."""
-    rows = (
-        partners.order_by()
-        .annotate(latest_as_of=_latest_as_of_subquery())
-        .filter(latest_as_of__isnull=False)
-        .values_list("pk", "latest_as_of")
-    )
-    return dict(rows)
+    re-evaluated during the day). Kept per partner in ``PartnerCurrent``."""
+    rows = PartnerCurrent.objects.filter(partner__in=partners.order_by().values("pk"))
+    return dict(rows.values_list("partner_id", "evaluated_on"))
 
 
 def _at_latest(dates: dict[int, datetime.date]) -> Q:
@@ -433,16 +426,25 @@ def _at_latest(dates: dict[int, datetime.date]) -> Q:
     return condition
 
 
+def current_evaluations(
+    partners: QuerySet[Partner], *, purpose: str | None = Purpose.COMPLIANCE
+) -> QuerySet[Evaluation]:
+    """The current evaluations (latest run of each partner) of ``partners``,
+    as one join through ``PartnerCurrent`` - whatever the number of
+    partners, no list of ids travels."""
+    rows = Evaluation.objects.filter(
+        partner__in=partners.order_by().values("pk"), as_of=F("partner__current__evaluated_on")
+    )
+    return rows if purpose is None else rows.filter(purpose=purpose)
+
+
 def latest_evaluations(
     partners: QuerySet[Partner], *, purpose: str = Purpose.COMPLIANCE
 ) -> QuerySet[Evaluation]:
     """The current evaluations (latest run of each partner) of ``partners``;
-    two queries."""
-    dates = latest_evaluation_dates(partners)
-    if not dates:
-        return Evaluation.objects.none()
+    one query."""
     return (
-        Evaluation.objects.filter(_at_latest(dates), purpose=purpose)
+        current_evaluations(partners, purpose=purpose)
         .select_related("policy", "location")
         .order_by("policy__effective_from", "policy__code", "subject_type", "subject_id")
     )
@@ -453,19 +455,24 @@ def partners_with_worst_status(
 ) -> QuerySet[Partner]:
     """Annotate ``latest_as_of`` and ``worst_rank`` (see ``DISPLAY_RANKS``):
     the worst current compliance status over the partner and its locations,
-    for ``policy`` or over every policy. Used to filter and sort lists."""
+    for ``policy`` or over every policy (kept in ``PartnerCurrent``). Used to
+    filter and sort lists."""
+    partners = partners.annotate(latest_as_of=F("current__evaluated_on"))
+    if policy is None:
+        return partners.annotate(worst_rank=F("current__worst_rank"))
     ranks = Case(
         *(When(status=status, then=Value(rank)) for status, rank in DISPLAY_RANKS.items()),
         default=Value(DISPLAY_RANKS[rules.ERROR]),
         output_field=IntegerField(),
     )
     current = Evaluation.objects.filter(
-        partner=OuterRef("pk"), as_of=OuterRef("latest_as_of"), purpose=Purpose.COMPLIANCE
+        partner=OuterRef("pk"),
+        as_of=OuterRef("latest_as_of"),
+        purpose=Purpose.COMPLIANCE,
+        policy=policy,
     )
-    if policy is not None:
-        current = current.filter(policy=policy)
     worst = current.annotate(rank=ranks).order_by("-rank").values("rank")[:1]
-    return partners.annotate(latest_as_of=_latest_as_of_subquery(), worst_rank=Subquery(worst))
+    return partners.annotate(worst_rank=Subquery(worst))
 
 
 @dataclass
@@ -614,12 +621,7 @@ def dashboard_summary(
     """Everything the account-manager dashboard shows, in a fixed number of
     queries (eight)."""
     partner_count = partners.order_by().count()
-    dates = latest_evaluation_dates(partners)
-    current = (
-        Evaluation.objects.filter(_at_latest(dates), purpose=Purpose.COMPLIANCE)
-        if dates
-        else Evaluation.objects.none()
-    )
+    current = current_evaluations(partners)
     rows = (
         current.order_by()
         .values("policy_id", "status")
@@ -669,6 +671,26 @@ def dashboard_summary(
     )
 
 
+EVALUATIONS_VERSION = "evaluations"
+EVALUATION_CACHE_SECONDS = 600
+
+
+def data_version(name: str) -> int:
+    return DataVersion.objects.filter(name=name).values_list("version", flat=True).first() or 0
+
+
+def cached_by_evaluations(key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, cached under ``key`` until the evaluations change (the
+    key carries their data version, raised after every run) - at most
+    ``EVALUATION_CACHE_SECONDS``, so revenue recorded since shows soon."""
+    full_key = f"{key}:v{data_version(EVALUATIONS_VERSION)}"
+    value = cache.get(full_key)
+    if value is None:
+        value = compute()
+        cache.set(full_key, value, EVALUATION_CACHE_SECONDS)
+    return value
+
+
 def last_job_run(job: str = "evaluate_all") -> JobRun | None:
     return JobRun.objects.filter(job=job).order_by("-run_date", "-started_at").first()
 
@@ -677,11 +699,8 @@ def direct_bill_candidates(partners: QuerySet[Partner], *, limit: int = 25) -> t
     """Indirect resellers scored against the direct-bill policy in force
     (read-only): (ready, closest to ready - smallest shortfall first)."""
     resellers = partners.filter(billing_model=rules.INDIRECT_RESELLER, status=PartnerStatus.ACTIVE)
-    dates = latest_evaluation_dates(resellers)
-    if not dates:
-        return [], []
     rows = (
-        Evaluation.objects.filter(_at_latest(dates), purpose=Purpose.DIRECT_BILL_READY)
+        current_evaluations(resellers, purpose=Purpose.DIRECT_BILL_READY)
         .select_related("partner__account_manager", "policy")
         .order_by(F("ttm_revenue_usd").desc(nulls_last=True), "partner__name")
     )

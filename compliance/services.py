@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,16 +30,19 @@ from .bulk import copy_insert, upsert
 from .models import (
     CaseKind,
     CaseState,
+    DataVersion,
     DeadlineOutcome,
     Evaluation,
     FollowUpCase,
     JobRun,
     JobState,
     OutcomeResult,
+    PartnerCurrent,
     Policy,
     Purpose,
     SubjectType,
 )
+from .selectors import EVALUATIONS_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -411,6 +415,40 @@ def _write_evaluations(outputs: list[EvaluationOutput], as_of: datetime.date, pa
     )
 
 
+def _write_current(outputs: list[EvaluationOutput], as_of: datetime.date) -> None:
+    """Point each evaluated partner at this run (``PartnerCurrent``) with the
+    worst compliance status of the run; one statement, changed rows only."""
+    ranks = selectors.DISPLAY_RANKS
+    worst: dict[int, int | None] = {}
+    for output in outputs:
+        pk = output.subject.partner_pk
+        rank = worst.get(pk)
+        if output.purpose == Purpose.COMPLIANCE:
+            new = ranks.get(output.result.status, ranks["error"])
+            worst[pk] = new if rank is None else max(rank, new)
+        elif pk not in worst:
+            worst[pk] = None
+    upsert(
+        PartnerCurrent,
+        [{"partner": pk, "evaluated_on": as_of, "worst_rank": r} for pk, r in worst.items()],
+        unique_fields=("partner",),
+        update_fields=("evaluated_on", "worst_rank"),
+        only_if='{table}."evaluated_on" <= EXCLUDED."evaluated_on"',  # a past day stays history
+    )
+
+
+def bump_version(name: str) -> None:
+    """Raise the ``DataVersion`` counter ``name`` (its own short statement:
+    call it after the change committed)."""
+    updated = DataVersion.objects.filter(name=name).update(version=F("version") + 1)
+    if not updated:
+        try:
+            with transaction.atomic():
+                DataVersion.objects.create(name=name, version=1)
+        except IntegrityError:  # created concurrently
+            DataVersion.objects.filter(name=name).update(version=F("version") + 1)
+
+
 def evaluation_run(
     *,
     as_of: datetime.date,
@@ -455,6 +493,8 @@ def evaluation_run(
                 )
         if save:
             summary.rows_written = _write_evaluations(summary.outputs, as_of, pks is not None)
+            _write_current(summary.outputs, as_of)
+            transaction.on_commit(lambda: bump_version(EVALUATIONS_VERSION))
     return summary
 
 
@@ -501,6 +541,7 @@ def job_run_finish(*, run: JobRun, summary: RunSummary | None, error: str = "") 
     else:
         run.state = JobState.SUCCEEDED
     run.save(update_fields=["finished_at", "counts", "errors", "state"])
+    transaction.on_commit(lambda: bump_version(EVALUATIONS_VERSION))  # the dashboard shows runs
     return run
 
 

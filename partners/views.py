@@ -218,9 +218,14 @@ class DirectBillReadyListView(StaffRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         partners = selectors.partners_for_user(self.request.user)
+        scope = "all"
         if self.request.GET.get("mine") == "1":
             partners = partners.filter(account_manager=self.request.user)
-        ready, closest = compliance_selectors.direct_bill_candidates(partners)
+            scope = f"mine-{self.request.user.pk}"
+        ready, closest = compliance_selectors.cached_by_evaluations(
+            f"direct-bill-ready:{scope}",
+            lambda: compliance_selectors.direct_bill_candidates(partners),
+        )
         context.update(ready=ready, closest=closest, mine=self.request.GET.get("mine") == "1")
         return context
 

@@ -62,7 +62,12 @@ class DashboardView(LoginRequiredMixin, TemplateView):
         partners = partners_for_user(self.request.user)
         if mine:
             partners = partners.filter(account_manager=self.request.user)
-        summary = compliance_selectors.dashboard_summary(partners=partners, today=today)
+        # Every staff user sees every partner: "all" is one shared entry.
+        scope = f"mine-{self.request.user.pk}" if mine else "all"
+        summary = compliance_selectors.cached_by_evaluations(
+            f"dashboard:{scope}:{today.isoformat()}",
+            lambda: compliance_selectors.dashboard_summary(partners=partners, today=today),
+        )
         return {
             "mine": mine,
             "summary": summary,

@@ -180,6 +180,16 @@ COMPLIANCE_REPLY_TO = env.list("COMPLIANCE_REPLY_TO", default=[])
 # Default broker: kombu's filesystem transport, which needs no server.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 REDIS_URL = env("REDIS_URL", default="")
+# Page caches (dashboard aggregates). Keys carry a data version read from the
+# database, so a stale entry is never served; Redis shares them between web
+# processes, the local-memory default keeps one per process.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = Path(env("CELERY_FILESYSTEM_DIR", default=str(VAR_DIR / "celery")))

@@ -35,3 +35,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 AXES_ENABLED = False
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 SILENCED_SYSTEM_CHECKS = ["axes.W003"]  # the test backend list leaves axes out on purpose
+
+# One cache per process, emptied before every test (tests/conftest.py): cached
+# pages from one test's data never reach another.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

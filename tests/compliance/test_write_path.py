@@ -89,7 +89,7 @@ def test_copy_escapes_text_and_json():
 @pytest.mark.postgres
 @postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_two_runs_of_a_new_day_at_once_do_not_clash():
+def test_two_runs_of_a_new_day_at_once_do_not_clash(reference_data):
     _data(30)
     barrier = threading.Barrier(2)
     results: list = []

@@ -1,0 +1,74 @@
+"""PartnerCurrent: each partner points at its latest run with the worst
+compliance status of that run - what lists and dashboards join instead of
+searching the evaluation history."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from compliance.models import Evaluation, PartnerCurrent, Purpose
+from compliance.selectors import DISPLAY_RANKS, current_evaluations, partners_with_worst_status
+from compliance.services import evaluation_run
+from partners import services as ps
+from partners.models import Partner
+from tests.compliance.test_engine import _bulk_partners
+
+D = datetime.date
+DAY = D(2025, 3, 3)
+pytestmark = pytest.mark.django_db
+
+
+def _expected(as_of: datetime.date) -> dict[int, int | None]:
+    """partner pk -> worst display rank of its compliance rows of ``as_of``."""
+    worst: dict[int, int | None] = {}
+    for partner_pk, purpose, status in Evaluation.objects.filter(as_of=as_of).values_list(
+        "partner_id", "purpose", "status"
+    ):
+        rank = DISPLAY_RANKS[status] if purpose == Purpose.COMPLIANCE else None
+        old = worst.get(partner_pk)
+        worst[partner_pk] = rank if old is None else max(old, rank or 0)
+    return worst
+
+
+@pytest.fixture
+def portfolio():
+    for m in range(1, 12):  # no EUR rate for December 2024: errors as well
+        ps.exchange_rate_set(currency="EUR", month=D(2024, m, 1), usd_per_unit=Decimal("1.1"))
+    _bulk_partners(25, 5_000_000)
+
+
+def test_every_evaluated_partner_points_at_the_run_with_its_worst_status(portfolio):
+    evaluation_run(as_of=DAY)
+    current = {c.partner_id: c for c in PartnerCurrent.objects.all()}
+    expected = _expected(DAY)
+    assert len(current) == len(expected) == Partner.objects.count()
+    assert {pk: c.worst_rank for pk, c in current.items()} == expected
+    assert {c.evaluated_on for c in current.values()} == {DAY}
+    assert len(set(expected.values())) > 1  # a mix of statuses, not one
+
+
+def test_a_past_day_does_not_move_the_pointer_back_and_some_partners_move_on(portfolio):
+    evaluation_run(as_of=DAY)
+    evaluation_run(as_of=DAY - datetime.timedelta(days=5))  # back-filling history
+    assert set(PartnerCurrent.objects.values_list("evaluated_on", flat=True)) == {DAY}
+
+    later = DAY + datetime.timedelta(days=1)
+    some = set(Partner.objects.order_by("pk").values_list("pk", flat=True)[:3])
+    evaluation_run(as_of=later, partner_pks=some)
+    moved = set(PartnerCurrent.objects.filter(evaluated_on=later).values_list("partner", flat=True))
+    assert moved == some
+    # the current rows are the latest run of each partner
+    rows = current_evaluations(Partner.objects.all(), purpose=None)
+    assert {(e.partner_id, e.as_of) for e in rows} == {
+        (pk, later if pk in some else DAY) for pk in Partner.objects.values_list("pk", flat=True)
+    }
+
+
+def test_lists_filter_on_the_stored_worst_status(portfolio):
+    evaluation_run(as_of=DAY)
+    expected = _expected(DAY)
+    annotated = dict(
+        partners_with_worst_status(Partner.objects.all()).values_list("pk", "worst_rank")
+    )
+    assert annotated == expected
