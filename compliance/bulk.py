@@ -193,3 +193,33 @@ def copy_insert(
     with connection.cursor() as cursor:
         cursor.copy_expert(f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN", stream, 1 << 16)
     return stream.count
+
+
+def history_created(rows: models.QuerySet, *, reason: str, when: datetime.datetime) -> int:
+    """Write the "created" django-simple-history rows of ``rows`` with one
+    ``INSERT … SELECT`` in the database: set-based inserts bypass the
+    signals simple-history listens to, and its ``bulk_history_create``
+    splits into batches on SQLite."""
+    model = rows.model
+    history = model.history.model  # type: ignore[attr-defined]
+    qn = connection.ops.quote_name
+    fields = model._meta.concrete_fields
+    select_sql, params = (
+        rows.order_by().values_list(*[f.attname for f in fields]).query.sql_with_params()
+    )
+    columns = [qn(f.column) for f in fields] + [
+        qn("history_date"),
+        qn("history_change_reason"),
+        qn("history_type"),
+        qn("history_user_id"),
+    ]
+    assert {f.column for f in history._meta.concrete_fields} == {  # noqa: S101 - schema guard
+        f.column for f in fields
+    } | {"history_id", "history_date", "history_change_reason", "history_type", "history_user_id"}
+    sql = (
+        f"INSERT INTO {qn(history._meta.db_table)} ({', '.join(columns)}) "
+        f"SELECT s.*, %s, %s, '+', NULL FROM ({select_sql}) s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(when), reason, *params])
+        return cursor.rowcount

@@ -26,7 +26,7 @@ from partners.models import BillingModel, Location, Partner, PartnerStatus
 from partners.services import location_deauthorise, partner_move_to_indirect
 
 from . import rules, selectors
-from .bulk import copy_insert, upsert
+from .bulk import copy_insert, history_created, upsert
 from .models import (
     CaseKind,
     CaseState,
@@ -226,6 +226,12 @@ def _evaluate_all(
     }
 
 
+def _record_history(rows) -> None:
+    """The "created" history rows of what a run inserted set-based, so that
+    the first later change shows before and after."""
+    history_created(rows, reason="decided by the evaluation run", when=timezone.now())
+
+
 def _decide_deadlines(
     facts: _Facts,
     subjects: list[Subject],
@@ -257,6 +263,7 @@ def _decide_deadlines(
         }
     )
     outcomes: list[dict] = []
+    decided_at = timezone.now()  # one stamp: it finds the rows this run inserts
     for deadline, group in sorted(undecided.items()):
         if deadline == as_of:
             at_deadline = {s.key: results[s.key] for s in group}
@@ -285,16 +292,17 @@ def _decide_deadlines(
                     "unmet": list(result.unmet),
                     "explanation": result.explanation("en"),
                     "decided_on": as_of,
-                    "decided_at": timezone.now(),
+                    "decided_at": decided_at,
                     "override_reason": "",
                 }
             )
     if not outcomes:
         return []
     # Insert-if-missing: a concurrent run that decided first wins; never twice.
-    summary.outcomes_decided += upsert(
-        DeadlineOutcome, outcomes, unique_fields=OUTCOME_KEY, update_fields=()
-    )
+    inserted = upsert(DeadlineOutcome, outcomes, unique_fields=OUTCOME_KEY, update_fields=())
+    summary.outcomes_decided += inserted
+    if inserted:
+        _record_history(DeadlineOutcome.objects.filter(decided_at=decided_at))
     missed_keys = {
         (o["subject_type"], o["subject_id"], o["policy"], o["deadline"])
         for o in outcomes
@@ -332,9 +340,10 @@ def _decide_deadlines(
         and partner_pk in facts.partners
     ]
     summary.outcomes_missed += len(missed_keys)
-    summary.cases_opened += upsert(
-        FollowUpCase, cases, unique_fields=("outcome",), update_fields=()
-    )
+    opened = upsert(FollowUpCase, cases, unique_fields=("outcome",), update_fields=())
+    summary.cases_opened += opened
+    if opened:
+        _record_history(FollowUpCase.objects.filter(opened_at=now))
     return [by_key[(k[0], k[1], k[2])] for k in missed_keys]
 
 

@@ -427,3 +427,21 @@ def test_evaluate_eligibility_table_and_errors(example1):
         call_command("evaluate_eligibility", "--partner", "999", stdout=StringIO())
     with pytest.raises(CommandError, match="not a date"):
         call_command("evaluate_eligibility", "--as-of", "2022-13-01", stdout=StringIO())
+
+
+def test_outcomes_and_cases_of_a_run_have_their_created_history(example2):
+    evaluation_run(as_of=D(2022, 9, 1))
+    outcome = DeadlineOutcome.objects.get()
+    case = FollowUpCase.objects.get()
+    for row in (outcome, case):
+        (created,) = row.history.all()
+        assert created.history_type == "+"
+        assert created.history_change_reason == "decided by the evaluation run"
+    assert case.history.get().state == CaseState.OPEN
+    # The next change shows before -> after.
+    followup_case_move(case=case, state=CaseState.IN_PROGRESS, user=StaffUserFactory())
+    newest, first = case.history.all()[:2]
+    assert [c.field for c in newest.diff_against(first).changes] == ["state"]
+    # A second run the same day adds nothing.
+    evaluation_run(as_of=D(2022, 9, 1))
+    assert outcome.history.count() == 1
