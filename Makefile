@@ -16,6 +16,8 @@ help:
 	@echo "make run    - install, migrate, seed demo data once, start web + worker + beat"
 	@echo "make test   - install, lint, check migrations, run the whole test suite"
 	@echo "make bench  - benchmarks (needs PostgreSQL, see bench/README.md)"
+	@echo "make audit  - known vulnerabilities in the pinned requirements (pip-audit, needs pypi.org)"
+	@echo "make load   - 50 users for 60 s against gunicorn on the dev data (bench/README.md)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,12 +53,22 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Fails on a known vulnerability, and (--strict) when a package could not be
+# looked up: an unreachable vulnerability feed is not a clean bill of health.
+.PHONY: audit
+audit: install
+	$(BIN)/pip-audit --strict -r requirements.txt
+
 test: install lint
 	$(MANAGE) makemigrations --check --dry-run --settings=portal.settings.test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)
+
+.PHONY: load
+load: install migrate var/.seeded
+	$(PY) -m bench.load $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles var db.sqlite3 db.sqlite3-*

@@ -17,6 +17,11 @@ from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from compliance import rules
 
 from .models import Contact, Location, Partner, RevenueRecord, SupportContract
 
@@ -134,33 +139,71 @@ class HistoryEntry:
     changes: tuple[str, ...]
 
 
-_HISTORY_SKIP = {"created_at", "updated_at", "id", "partner"}
+_HISTORY_SKIP = {"created_at", "updated_at", "id", "partner", "decided_at", "opened_at"}
 
 
-def _tracked_fields(model) -> list[str]:
+def _tracked_fields(model) -> list:
     return [
-        f.attname
+        f
         for f in model._meta.concrete_fields
         if f.name not in _HISTORY_SKIP and f.attname not in _HISTORY_SKIP
     ]
 
 
-def partner_change_history(*, partner: Partner, limit: int = 40) -> list[HistoryEntry]:
-    """The latest audit rows of the partner, its locations, contacts and
-    support contracts (django-simple-history), newest first; four queries.
-    Field changes are shown where the previous version is among the rows
-    fetched."""
+# What a change of a follow-up case or deadline outcome did, shown when the
+# version before it is not recorded.
+_STATE_AFTER = {
+    "followupcase": ("state", "owner", "closed_at"),
+    "deadlineoutcome": ("overridden_by", "override_reason"),
+}
+
+
+def _history_sources(partner: Partner) -> list[tuple]:
+    """(model, historical queryset) of everything that belongs to
+    ``partner``, with the relations the labels and diffs show joined."""
     sources = [
         (Partner, Partner.history.filter(id=partner.pk)),
         (Location, Location.history.filter(partner_id=partner.pk)),
-        (Contact, Contact.history.filter(partner_id=partner.pk)),
+        (Contact, Contact.history.filter(partner_id=partner.pk).select_related("user")),
         (SupportContract, SupportContract.history.filter(partner_id=partner.pk)),
+        (
+            RevenueRecord,
+            RevenueRecord.history.filter(location__partner_id=partner.pk).select_related(
+                "location"
+            ),
+        ),
     ]
+    if apps.is_installed("compliance"):
+        case = apps.get_model("compliance", "FollowUpCase")
+        outcome = apps.get_model("compliance", "DeadlineOutcome")
+        sources += [
+            (
+                case,
+                case.history.filter(partner_id=partner.pk).select_related("location", "owner"),
+            ),
+            (
+                outcome,
+                outcome.history.filter(partner_id=partner.pk).select_related(
+                    "policy", "location", "overridden_by"
+                ),
+            ),
+        ]
+    return sources
+
+
+def partner_change_history(*, partner: Partner, limit: int = 40) -> list[HistoryEntry]:
+    """The latest audit rows (django-simple-history) of the partner, its
+    locations, contacts, support contracts, revenue records, follow-up cases
+    and deadline outcomes (overrides), newest first; one query per kind,
+    seven in all. Field changes (before → after) are shown where the
+    previous version is among the rows fetched."""
     records = []
-    for model, qs in sources:
+    for model, qs in _history_sources(partner):
         for record in qs.select_related("history_user").order_by("-history_date")[:limit]:
             records.append((model, record))
     records.sort(key=lambda item: item[1].history_date)
+    # Location ids by primary key, also of locations deleted since.
+    location_ids = {record.id: record.location_id for model, record in records if model is Location}
     previous: dict[tuple[str, int], object] = {}
     entries: list[HistoryEntry] = []
     for model, record in records:
@@ -168,26 +211,71 @@ def partner_change_history(*, partner: Partner, limit: int = 40) -> list[History
         changes: list[str] = []
         before = previous.get(key)
         if before is not None and record.history_type == "~":
-            for name in _tracked_fields(model):
-                old, new = getattr(before, name, None), getattr(record, name, None)
+            for field in _tracked_fields(model):
+                old, new = (
+                    getattr(before, field.attname, None),
+                    getattr(record, field.attname, None),
+                )
                 if old != new:
-                    label = model._meta.get_field(name.removesuffix("_id")).verbose_name
-                    changes.append(f"{label}: {_short(old)} → {_short(new)}")
+                    changes.append(
+                        f"{field.verbose_name}: {_display(field, before)} → {_display(field, record)}"
+                    )
+        elif record.history_type == "~" and model._meta.model_name in _STATE_AFTER:
+            # No earlier version to compare with (the nightly run inserts
+            # outcomes and cases without a history row): the state after.
+            for name in _STATE_AFTER[model._meta.model_name]:
+                field = model._meta.get_field(name)
+                if getattr(record, field.attname, None) not in (None, ""):
+                    changes.append(f"{field.verbose_name}: {_display(field, record)}")
         previous[key] = record
         user = record.history_user
         entries.append(
             HistoryEntry(
                 when=record.history_date,
                 model=str(model._meta.verbose_name),
-                object_label=_object_label(model, record),
+                object_label=_object_label(model, record, location_ids),
                 action=record.history_type,
-                user=(user.get_full_name() or user.get_username()) if user else "",
+                user=_person(user),
                 reason=record.history_change_reason or "",
                 changes=tuple(changes),
             )
         )
     entries.reverse()
     return entries[:limit]
+
+
+def _person(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user else ""
+
+
+def _display(field, record) -> str:
+    """A field's value in a history row as staff read it: choices by their
+    label, booleans as yes/no, people by name, other relations by the
+    joined object or their id."""
+    value = getattr(record, field.attname, None)
+    if value is None or value == "":
+        return "\u2013"
+    if field.choices:
+        return _short(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if field.is_relation and field.is_cached(record):
+        related = field.get_cached_value(record)
+        if related is not None:
+            if isinstance(related, AbstractBaseUser):
+                return _short(_person(related))
+            return _short(related)
+    if isinstance(value, datetime.datetime):
+        local = timezone.localtime(value)
+        return f"{_day(local.date())} {local:%H:%M}"
+    if isinstance(value, datetime.date):
+        return _day(value)
+    return _short(value)
+
+
+def _day(value: datetime.date) -> str:
+    """As the pages show dates: ISO in English, dd.mm.yyyy in German."""
+    return rules.format_date(value, get_language() or "en")
 
 
 def _short(value) -> str:
@@ -197,14 +285,27 @@ def _short(value) -> str:
     return text if len(text) <= 40 else f"{text[:39]}…"
 
 
-def _object_label(model, record) -> str:
+def _object_label(model, record, location_ids: dict[int, str]) -> str:
     if model is Partner:
         return record.partner_id
     if model is Location:
         return record.location_id
     if model is Contact:
         return record.name
-    return record.contract_number
+    if model is SupportContract:
+        return record.contract_number
+    if model is RevenueRecord:
+        return f"{record.reference} ({record.location.location_id})"
+    if record.location_id is None:
+        subject = str(_("partner"))
+    elif record.location is not None:  # joined; None once the location is deleted
+        subject = record.location.location_id
+    else:
+        subject = location_ids.get(record.location_id, str(record.location_id))
+    if model._meta.model_name == "followupcase":
+        return f"{record.get_kind_display()} ({subject})"
+    # a deadline outcome
+    return f"{record.policy.code} {_day(record.deadline)} ({subject})"
 
 
 def notifications_for_partner(

@@ -1,13 +1,45 @@
-"""Account helpers that are not views of our own: the login lockout page."""
+"""Account helpers that are not views of our own: the login lockout page,
+the client address login throttling counts by, and the login view."""
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
+from django.core.validators import MaxLengthValidator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from partners.models import Contact
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The address django-axes counts failed logins by.
+
+    Without a trusted proxy (``TRUSTED_PROXY_COUNT`` = 0) that is the socket's
+    peer, ``REMOTE_ADDR``; an ``X-Forwarded-For`` header is then ignored,
+    since any client can send one. Behind N proxies that each append the
+    address they saw, the client is the N-th entry from the right: entries
+    further left were sent by the client and are not trusted. A header with
+    fewer entries or an entry that is not an address falls back to
+    ``REMOTE_ADDR``.
+    """
+    remote = request.META.get("REMOTE_ADDR") or None
+    count = settings.TRUSTED_PROXY_COUNT
+    if count <= 0:
+        return remote
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [a for a in forwarded if a]
+    if len(forwarded) < count:
+        return remote
+    candidate = forwarded[-count]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
 
 
 def lockout(request: HttpRequest, credentials: dict | None = None, *args, **kwargs) -> HttpResponse:
@@ -16,9 +48,31 @@ def lockout(request: HttpRequest, credentials: dict | None = None, *args, **kwar
     return render(request, "registration/locked_out.html", {"cooloff_minutes": minutes}, status=429)
 
 
+class UsernameLengthMixin:
+    """Django's login form sets the username's max_length after the field is
+    built, so nothing checks it: a 10,000-character username reached
+    django-axes, whose failure record (varchar 255) then failed on
+    PostgreSQL. Too long is a form error, before any authentication."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["username"]
+        field.validators.append(MaxLengthValidator(field.max_length))
+
+
+class PortalAuthenticationForm(UsernameLengthMixin, AuthenticationForm):
+    pass
+
+
+class PortalAdminAuthenticationForm(UsernameLengthMixin, AdminAuthenticationForm):
+    pass
+
+
 class PortalLoginView(LoginView):
     """Django's login form; a partner user's interface then speaks the
     language of their contact record (they can switch it any time)."""
+
+    form_class = PortalAuthenticationForm
 
     def form_valid(self, form):
         response = super().form_valid(form)

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "portal.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -123,10 +124,36 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "portal.accounts.lockout"
 AXES_VERBOSE = False
+# Behind N reverse proxies that each append to X-Forwarded-For, the client is
+# the N-th address from the right; without proxies (0, the default) the header
+# is ignored, since anyone can send it. django-ipware is not installed, so
+# axes' AXES_IPWARE_* settings would have no effect: portal.accounts decides.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "portal.accounts.client_ip"
 PASSWORD_RESET_TIMEOUT = 60 * 60  # reset links are valid for one hour
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Content-Security-Policy (django-csp) -------------------------------------
+# Our pages load scripts, styles and fonts from /static/ only and have no
+# inline script or style (chart data goes through json_script). Bootstrap's
+# CSS draws a few icons as data: SVG images. Pages that need more (the API
+# docs) widen the policy for their own view only, see portal/urls.py.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = "en"

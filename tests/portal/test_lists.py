@@ -26,7 +26,9 @@ BUDGETS = {
     "list_filtered": 9,
     "export": 5,
     "direct_bill_ready": 4,
-    "detail": 18,
+    # 18 + the change history of revenue, follow-up cases and deadline
+    # outcomes (one query each, staff only)
+    "detail": 21,
     "revenue": 6,
     "contracts": 4,
     "contacts": 4,
