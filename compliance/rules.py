@@ -270,7 +270,7 @@ def _cents_text(amount: Decimal) -> str:
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContractFacts:
     """A support contract as the rules see it."""
 
@@ -415,7 +415,7 @@ class PolicySpec:
         return self.qualifying_plan_types or DEFAULT_QUALIFYING_PLAN_TYPES
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SubjectFacts:
     """What the rules need to know about one subject (a partner or a
     location) on the evaluation date. The caller sums revenue."""
@@ -435,7 +435,7 @@ class SubjectFacts:
         object.__setattr__(self, "contracts", tuple(self.contracts))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SupportNote:
     """What an explanation says about the support plan.
 
@@ -453,7 +453,7 @@ class SupportNote:
     end: date | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     """The outcome of evaluating one subject against one policy on ``as_of``.
 

@@ -96,7 +96,7 @@ def policies_in_force(as_of: datetime.date) -> list[tuple[Policy, rules.PolicySp
     return [(p, policy_spec(p)) for p in policies]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PartnerRow:
     pk: int
     partner_id: str
@@ -108,7 +108,7 @@ class PartnerRow:
     account_manager_pk: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LocationRow:
     pk: int
     location_id: str

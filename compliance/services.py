@@ -66,7 +66,7 @@ COMPARED = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Subject:
     subject_type: str
     subject_id: str
@@ -81,7 +81,7 @@ class Subject:
         return (self.subject_type, self.subject_id, self.policy.pk)
 
 
-@dataclass
+@dataclass(slots=True)
 class EvaluationOutput:
     subject: Subject
     purpose: str
