@@ -14,6 +14,7 @@ gets their own partner's lines (a foreign ``partner`` filter is a 404).
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
@@ -21,7 +22,7 @@ from decimal import Decimal
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.utils import timezone
 from django.views import View
 from openpyxl import Workbook
@@ -39,6 +40,7 @@ from .filters import EvaluationFilter, RevenueFilter
 CHUNK_SIZE = 2000
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CENTS = Decimal("0.01")
+MPN_ID = re.compile(r"[0-9]{1,20}")
 
 Row = Sequence[object]
 
@@ -210,7 +212,10 @@ class RevenueExport(ExportView):
 
     def rows(self) -> Iterator[Row]:
         if partner_id := self.request.GET.get("partner"):
-            # A foreign or unknown partner is a 404, as everywhere.
+            # A foreign or unknown partner is a 404, as everywhere; what is no
+            # partner id at all (a NUL, which PostgreSQL cannot compare) too.
+            if not MPN_ID.fullmatch(partner_id):
+                raise Http404("No such partner.")
             partner_selectors.partner_get_for_user(user=self.request.user, partner_id=partner_id)
         queryset = self.filtered(RevenueFilter, selectors.revenue_for_user(self.request.user))
         return (

@@ -4,7 +4,11 @@ requesting user may see (the one door), so a foreign id reads as unknown."""
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Mapping
+
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -39,11 +43,38 @@ class PartnerField(serializers.SlugRelatedField):
         return partners_for_user(request.user)
 
 
+class RejectUnknownFields:
+    """A key that is no field of the serializer (read-only fields included)
+    is a 400 naming it, instead of being ignored: a misspelt field would
+    otherwise look stored. Mix in before the serializer class."""
+
+    #: keys the browsable API's HTML forms add
+    ALLOWED_EXTRA = frozenset({"csrfmiddlewaretoken"})
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields) - self.ALLOWED_EXTRA)
+            if unknown:
+                # (the first few: a body of a million keys needs no echo)
+                raise serializers.ValidationError(
+                    {str(name)[:100]: ["Unknown field."] for name in unknown[:20]}
+                )
+        return super().to_internal_value(data)
+
+
+def not_in_future(day: datetime.date) -> datetime.date:
+    """Onboarding dates, as on the web form: never in the future (a date far
+    ahead would also be beyond the calendar once deadlines are counted)."""
+    if day > timezone.localdate():
+        raise serializers.ValidationError("The onboarding date cannot be in the future.")
+    return day
+
+
 def _staff_users():
     return get_user_model().objects.filter(is_staff=True, is_active=True)
 
 
-class PartnerSerializer(serializers.ModelSerializer):
+class PartnerSerializer(RejectUnknownFields, serializers.ModelSerializer):
     account_manager = serializers.SlugRelatedField(
         slug_field="username",
         queryset=_staff_users(),
@@ -83,8 +114,11 @@ class PartnerSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["created_at", "updated_at"]
 
+    def validate_onboarded_on(self, day: datetime.date) -> datetime.date:
+        return not_in_future(day)
 
-class LocationSerializer(serializers.ModelSerializer):
+
+class LocationSerializer(RejectUnknownFields, serializers.ModelSerializer):
     partner_id = PartnerField(source="partner", help_text="Microsoft partner id.")
 
     class Meta:
@@ -102,8 +136,11 @@ class LocationSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["is_active", "deauthorised_on", "created_at", "updated_at"]
 
+    def validate_onboarded_on(self, day: datetime.date) -> datetime.date:
+        return not_in_future(day)
 
-class ContactSerializer(serializers.ModelSerializer):
+
+class ContactSerializer(RejectUnknownFields, serializers.ModelSerializer):
     partner_id = PartnerField(
         source="partner", help_text="Microsoft partner id; cannot be changed later."
     )
@@ -135,7 +172,7 @@ class ContactSerializer(serializers.ModelSerializer):
         return fields
 
 
-class SupportContractSerializer(serializers.ModelSerializer):
+class SupportContractSerializer(RejectUnknownFields, serializers.ModelSerializer):
     partner_id = PartnerField(source="partner", help_text="Microsoft partner id.")
     currency = serializers.SlugRelatedField(
         slug_field="code", queryset=Currency.objects.all(), allow_null=True, required=False
@@ -160,6 +197,11 @@ class SupportContractSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
         validators = []  # the service's full_clean checks the constraints
 
+    def validate(self, attrs):
+        if attrs.get("amount") is not None and attrs.get("currency") is None:
+            raise serializers.ValidationError({"currency": "Give the currency of the amount."})
+        return attrs
+
 
 class RevenueRecordSerializer(serializers.ModelSerializer):
     location_id = serializers.CharField(source="location.location_id", read_only=True)
@@ -183,7 +225,7 @@ class RevenueRecordSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RevenueLineSerializer(serializers.Serializer):
+class RevenueLineSerializer(RejectUnknownFields, serializers.Serializer):
     """One line of ``POST /api/v1/revenue/bulk/``."""
 
     location_id = serializers.RegexField(
@@ -283,6 +325,6 @@ class FollowUpCaseSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CaseMoveSerializer(serializers.Serializer):
+class CaseMoveSerializer(RejectUnknownFields, serializers.Serializer):
     state = serializers.ChoiceField(choices=CaseState.choices)
     notes = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)

@@ -131,14 +131,18 @@ class ContactViewSet(
     def perform_update(self, serializer):
         contact = serializer.instance
         data = serializer.validated_data
+        values = {
+            "name": data.get("name", contact.name),
+            "email": data.get("email", contact.email),
+            "language": data.get("language", contact.language),
+            "receives_notices": data.get("receives_notices", contact.receives_notices),
+        }
+        values["email"] = values["email"].strip().lower()  # as the service stores it
+        if all(getattr(contact, name) == value for name, value in values.items()):
+            return  # nothing to change: no write, no history row
         try:
             serializer.instance = partner_services.contact_update(
-                contact=contact,
-                name=data.get("name", contact.name),
-                email=data.get("email", contact.email),
-                language=data.get("language", contact.language),
-                receives_notices=data.get("receives_notices", contact.receives_notices),
-                user=self.request.user,
+                contact=contact, **values, user=self.request.user
             )
         except DjangoValidationError as error:
             raise as_drf_error(error) from error

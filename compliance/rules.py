@@ -679,6 +679,32 @@ def _score(facts: SubjectFacts, policy: PolicySpec, as_of: date, *, readiness_ch
     )
 
 
+def _failed(
+    facts: SubjectFacts, policy: PolicySpec, as_of: date, exc: Exception, *, readiness_check: bool
+) -> Result:
+    """An ``error`` result for facts the rules cannot work with (a date so far
+    off that its anniversaries leave the calendar): one subject fails, the
+    run goes on."""
+    return Result(
+        status=ERROR,
+        as_of=as_of,
+        ttm_revenue_usd=None,
+        threshold_usd=policy.threshold_usd,
+        shortfall_usd=None,
+        requirements={},
+        unmet=(),
+        deadline=None,
+        days_to_deadline=None,
+        last_deadline=None,
+        error=f"cannot evaluate: {exc} (onboarded on {facts.onboarded_on})",
+        policy_code=policy.code,
+        subject_type=facts.subject_type,
+        deadline_anchor=policy.deadline_anchor,
+        readiness_check=readiness_check,
+        policy=policy,
+    )
+
+
 def evaluate(facts: SubjectFacts, policy: PolicySpec, as_of: date) -> Result:
     """Evaluate one subject against one policy on ``as_of`` (PRODUCT 4.5).
 
@@ -687,7 +713,10 @@ def evaluate(facts: SubjectFacts, policy: PolicySpec, as_of: date) -> Result:
     deadline), then non_compliant for an unresolved missed deadline, then
     compliant / at_risk / non_compliant from the requirements and deadline.
     """
-    fields = _score(facts, policy, as_of, readiness_check=False)
+    try:
+        fields = _score(facts, policy, as_of, readiness_check=False)
+    except (ValueError, OverflowError) as exc:  # e.g. a date near year 9999
+        return _failed(facts, policy, as_of, exc, readiness_check=False)
     if not fields["status"]:
         deadline = fields["deadline"]
         if facts.unresolved_missed_deadline is not None:
@@ -714,7 +743,10 @@ def direct_bill_ready(facts: SubjectFacts, policy: PolicySpec, as_of: date) -> R
     subject level mismatch) as in :func:`evaluate`. ``result.ready`` gives
     True / False / None.
     """
-    fields = _score(facts, policy, as_of, readiness_check=True)
+    try:
+        fields = _score(facts, policy, as_of, readiness_check=True)
+    except (ValueError, OverflowError) as exc:
+        return _failed(facts, policy, as_of, exc, readiness_check=True)
     if not fields["status"]:
         fields["status"] = NON_COMPLIANT if fields["unmet"] else COMPLIANT
     return Result(**fields)
@@ -773,6 +805,8 @@ _GERMAN_ERRORS = (
     ("TTM revenue could not be computed", "TTM-Umsatz nicht berechenbar"),
     ("no exchange rate for", "kein Wechselkurs für"),
     ("; also for", "; außerdem für"),
+    ("cannot evaluate:", "nicht bewertbar:"),
+    ("(onboarded on", "(Onboarding am"),
 )
 
 

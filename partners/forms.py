@@ -55,6 +55,27 @@ def apply_service_error(
         form.add_error(target if target in form.fields else None, errors)
 
 
+def readable_text(value: str) -> None:
+    """Refuse U+FFFD, which is what Django makes of bytes that are no UTF-8
+    (e.g. a Latin-1 form post): stored, the original text would be lost."""
+    if "\ufffd" in value:
+        raise ValidationError(
+            _("This text contains characters that could not be read; send it as UTF-8."),
+            code="encoding",
+        )
+
+
+class ReadableTextMixin:
+    """Every text field of the form refuses unreadable characters
+    (:func:`readable_text`). Mix in before the form class."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.CharField):
+                field.validators.append(readable_text)
+
+
 def staff_users():
     return get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username")
 
@@ -64,7 +85,7 @@ class UserChoiceField(forms.ModelChoiceField):
         return obj.get_full_name() or obj.get_username()
 
 
-class ResellerEnrolForm(forms.Form):
+class ResellerEnrolForm(ReadableTextMixin, forms.Form):
     """A new indirect reseller with its first location and first contact."""
 
     partner_id = forms.CharField(
@@ -136,7 +157,7 @@ class ResellerEnrolForm(forms.Form):
         return day
 
 
-class RevenueRecordForm(forms.ModelForm):
+class RevenueRecordForm(ReadableTextMixin, forms.ModelForm):
     """Manual revenue line of one of the partner's locations."""
 
     class Meta:
@@ -168,7 +189,7 @@ class RevenueRecordForm(forms.ModelForm):
         return day
 
 
-class SupportContractForm(forms.ModelForm):
+class SupportContractForm(ReadableTextMixin, forms.ModelForm):
     class Meta:
         model = SupportContract
         fields = [
@@ -202,7 +223,7 @@ class SupportContractForm(forms.ModelForm):
         return data
 
 
-class ContactForm(forms.ModelForm):
+class ContactForm(ReadableTextMixin, forms.ModelForm):
     class Meta:
         model = Contact
         fields = ["name", "email", "language", "receives_notices"]
@@ -221,14 +242,14 @@ class ContactForm(forms.ModelForm):
         return email
 
 
-class FollowUpCaseMoveForm(forms.Form):
+class FollowUpCaseMoveForm(ReadableTextMixin, forms.Form):
     state = forms.ChoiceField(label=_("New state"), choices=CaseState.choices)
     notes = forms.CharField(
         label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
 
 
-class OutcomeOverrideForm(forms.Form):
+class OutcomeOverrideForm(ReadableTextMixin, forms.Form):
     reason = forms.CharField(
         label=_("Reason"),
         max_length=2000,

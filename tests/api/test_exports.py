@@ -11,6 +11,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
+from compliance.services import evaluation_run
 from partners import models as pm
 from partners import services as ps
 from tests.factories import UserFactory
@@ -249,3 +250,94 @@ def test_a_partner_user_without_partner_gets_an_empty_revenue_file(client, own_p
     client.force_login(UserFactory(username="nobody"))
     assert read_csv(client.get("/exports/revenue.csv")) == []
     assert pm.RevenueRecord.objects.exists()
+
+
+# --- formula prefixes in every export ------------------------------------------------------
+
+#: What a spreadsheet may read as the start of a formula (OWASP's list).
+FORMULA_PREFIXES = ["=", "+", "-", "@", "\t", "\r"]
+
+
+def formula(prefix: str) -> str:
+    return f'{prefix}HYPERLINK("http://evil.example","click")'
+
+
+@pytest.fixture
+def formula_partners(staff, today):
+    """One partner per prefix: name, revenue reference and customer start
+    with it; the account manager's username starts with "-"."""
+    manager = UserFactory(username="-cmd", is_staff=True)
+    for n, prefix in enumerate(FORMULA_PREFIXES):
+        partner = ps.partner_create(
+            partner_id=str(1000700 + n),
+            name=formula(prefix),
+            country="DE",
+            onboarded_on=today - datetime.timedelta(days=100),
+            account_manager=manager,
+        )
+        location = ps.location_create(
+            partner=partner,
+            location_id=str(2000700 + n),
+            country="DE",
+            onboarded_on=partner.onboarded_on,
+        )
+        ps.revenue_record_create(
+            location=location,
+            revenue_date=today - datetime.timedelta(days=3),
+            amount=Decimal("-12.50"),
+            currency="USD",
+            reference=formula(prefix),
+            customer=formula(prefix),
+        )
+    evaluation_run(as_of=today)
+    return manager
+
+
+CSV_EXPORTS = [
+    "/partners/export.csv",
+    "/exports/partners.csv",
+    "/exports/evaluations.csv",
+    "/exports/revenue.csv",
+]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("url", CSV_EXPORTS)
+def test_every_csv_export_neutralises_every_formula_prefix(staff_client, formula_partners, url):
+    rows = read_csv(staff_client.get(url))
+    cells = [value for row in rows for value in row.values()]
+    for prefix in FORMULA_PREFIXES:
+        assert "'" + formula(prefix) in cells, (prefix, url)
+    # nothing else starts a formula either: only numbers we wrote start with "-"
+    risky = [c for c in cells if c[:1] in FORMULA_PREFIXES and not _is_number(c)]
+    assert risky == [], risky
+    if "partners" in url:
+        assert "'-cmd" in cells  # the account manager's username
+
+
+@pytest.mark.parametrize(
+    "url", ["/exports/partners.xlsx", "/exports/evaluations.xlsx", "/exports/revenue.xlsx"]
+)
+def test_every_xlsx_export_writes_formula_text_as_strings(staff_client, formula_partners, url):
+    _header, _values, cells = read_xlsx(staff_client.get(url))
+    texts = [c.value for row in cells for c in row if isinstance(c.value, str)]
+    for prefix in FORMULA_PREFIXES:
+        # as typed, no quote added (reading XML turns a CR into a line feed)
+        assert formula(prefix).replace("\r", "\n") in texts, (prefix, url)
+    assert all(c.data_type != "f" for row in cells for c in row)
+    assert all(c.data_type == "s" for row in cells for c in row if isinstance(c.value, str))
+
+
+def test_a_negative_amount_stays_a_number_in_csv_and_xlsx(staff_client, formula_partners):
+    rows = read_csv(staff_client.get("/exports/revenue.csv"))
+    assert {r["amount"] for r in rows} == {"-12.500000"}
+    header, values, _cells = read_xlsx(staff_client.get("/exports/revenue.xlsx"))
+    amounts = {row[header.index("amount")] for row in values}
+    assert amounts == {-12.5}

@@ -1399,3 +1399,20 @@ def test_adding_revenue_improves_example_1_to_compliant():
     after = evaluate(example_facts(as_of, lines, [EXAMPLE_TERM]), DIRECT_2021, as_of)
     assert (before.status, after.status) == (AT_RISK, COMPLIANT)
     assert status_rank(after.status) < status_rank(before.status)
+
+
+def test_a_date_at_the_end_of_the_calendar_is_an_error_not_a_crash():
+    """A location onboarded on 9999-12-31 (a typo in an import): its
+    anniversaries leave the calendar. That subject is an error with a reason;
+    the run goes on for everyone else."""
+    facts = SubjectFacts(
+        subject_type="location",
+        billing_model="indirect_reseller",
+        is_active=True,
+        onboarded_on=date(9999, 12, 31),
+        ttm_revenue_usd=Decimal("5"),
+    )
+    result = rules.evaluate(facts, RESELLER_2024, date(2024, 11, 1))
+    assert result.status == rules.ERROR
+    assert "cannot evaluate" in result.error and "9999-12-31" in result.error
+    assert "nicht bewertbar" in result.explanation("de")
