@@ -32,3 +32,12 @@ def test_500_page_shows_no_stack_trace(settings):
     body = response.content.decode()
     assert "Something went wrong" in body and "secret detail" not in body
     assert "Traceback" not in body
+
+
+def test_a_form_with_too_many_fields_gets_our_400_page(client, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+    client.force_login(UserFactory())
+    response = client.post("/i18n/setlang/", {f"f{i}": "x" for i in range(500)})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "We could not accept what was sent" in body and "Nothing was saved" in body
