@@ -42,3 +42,5 @@ urlpatterns = [
     path("exports/", include("api.export_urls")),
     path("", include("compliance.urls")),
 ]
+
+handler500 = "portal.views.server_error"

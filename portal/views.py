@@ -4,10 +4,12 @@ self-service page) and the health check."""
 from __future__ import annotations
 
 import logging
+import sys
 
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -127,3 +129,18 @@ def healthz(request: HttpRequest) -> JsonResponse:
         },
         status=200 if healthy else 503,
     )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: our error page, never a stack trace. When the database
+    is the cause (down, refusing connections) it is a 503 with Retry-After -
+    the request can simply be repeated later - otherwise a 500."""
+    exc = sys.exc_info()[1]
+    unavailable = isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
+    )
+    template = loader.get_template("503.html" if unavailable else "500.html")
+    response = HttpResponse(template.render(), status=503 if unavailable else 500)
+    if unavailable:
+        response["Retry-After"] = "60"
+    return response

@@ -122,7 +122,7 @@ def test_real_worker_runs_the_nightly_task_end_to_end(tmp_path: Path, monkeypatc
         # A producer bound to the same broker as the worker.
         from celery import Celery
 
-        producer = Celery("portal-test", broker=broker_url)
+        producer = Celery("portal-test", broker=broker_url, set_as_current=False)
         if broker_url.startswith("filesystem://"):
             queue = tmp_path / "broker" / "queue"
             queue.mkdir(parents=True, exist_ok=True)
