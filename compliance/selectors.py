@@ -691,6 +691,18 @@ def cached_by_evaluations(key: str, compute: Callable[[], T]) -> T:
     return value
 
 
+def staff_dashboard(
+    *, partners: QuerySet[Partner], today: datetime.date, scope: str
+) -> DashboardSummary:
+    """``dashboard_summary`` through the cache. ``scope`` names the partner
+    set: "all" (every staff user sees every partner: one shared entry) or
+    "mine-<user pk>"."""
+    return cached_by_evaluations(
+        f"dashboard:{scope}:{today.isoformat()}",
+        lambda: dashboard_summary(partners=partners, today=today),
+    )
+
+
 def last_job_run(job: str = "evaluate_all") -> JobRun | None:
     return JobRun.objects.filter(job=job).order_by("-run_date", "-started_at").first()
 

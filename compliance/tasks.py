@@ -7,11 +7,12 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from notifications.tasks import plan_reminders_after_commit
 
-from . import services
+from . import selectors, services
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,23 @@ def evaluate_all(self, as_of: str | None = None) -> dict:
         raise
     services.job_run_finish(run=run, summary=summary)
     plan_reminders_after_commit(run_date)  # PRODUCT section 5: reminders follow the run
+    transaction.on_commit(_warm_dashboard)  # after the data version has risen
     logger.info("nightly evaluation for %s: %s", run_date, summary.counts())
     return {"skipped": False, "run_date": run_date.isoformat(), **summary.counts()}
+
+
+def _warm_dashboard() -> None:
+    """Fill the shared staff dashboard for today, so that the first visitor
+    after the night does not wait for the aggregates (with a shared cache,
+    i.e. Redis). A failure here never fails the run."""
+    from partners.models import Partner
+
+    try:
+        selectors.staff_dashboard(
+            partners=Partner.objects.all(), today=timezone.localdate(), scope="all"
+        )
+    except Exception:
+        logger.exception("warming the dashboard cache failed")
 
 
 @shared_task(name="compliance.evaluate_partners")

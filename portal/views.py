@@ -64,12 +64,8 @@ class DashboardView(LoginRequiredMixin, TemplateView):
         partners = partners_for_user(self.request.user)
         if mine:
             partners = partners.filter(account_manager=self.request.user)
-        # Every staff user sees every partner: "all" is one shared entry.
         scope = f"mine-{self.request.user.pk}" if mine else "all"
-        summary = compliance_selectors.cached_by_evaluations(
-            f"dashboard:{scope}:{today.isoformat()}",
-            lambda: compliance_selectors.dashboard_summary(partners=partners, today=today),
-        )
+        summary = compliance_selectors.staff_dashboard(partners=partners, today=today, scope=scope)
         return {
             "mine": mine,
             "summary": summary,

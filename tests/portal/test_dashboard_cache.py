@@ -60,3 +60,15 @@ def test_my_partners_and_all_partners_are_cached_apart(client, staff, evaluated)
     assert mine.partner_count == 2  # both fixtures belong to this manager
     other = client.get(reverse("partners:direct-bill-ready") + "?mine=1")
     assert other.status_code == 200
+
+
+def test_the_nightly_task_leaves_the_dashboard_warm(
+    client, staff, own_partner, today, django_capture_on_commit_callbacks
+):
+    from compliance.tasks import evaluate_all
+
+    with django_capture_on_commit_callbacks(execute=True):
+        evaluate_all.delay(today.isoformat())
+    client.force_login(staff)
+    _response, queries = _queries(client, reverse("dashboard"))
+    assert queries <= 4  # session, user, data version (+ session save): no aggregates
