@@ -31,6 +31,7 @@ import logging
 import os
 import re
 import textwrap
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -358,7 +359,10 @@ class Row:
     def _choices(accepted: Mapping[str, str]) -> str:
         return ", ".join(dict.fromkeys(accepted.values()))
 
-    def date(self, column: str, *, required: bool = True) -> datetime.date | None:
+    def date(
+        self, column: str, *, required: bool = True, past: bool = False
+    ) -> datetime.date | None:
+        """A date; with ``past`` not after today (as the web forms insist)."""
         value = self.raw(column)
         if not value:
             if required:
@@ -367,6 +371,9 @@ class Row:
         result = parse_date(value, german=self.dialect.german_dates)
         if result is None:
             self.error(column, f"{_shown(value)} is not a valid date ({self._date_formats()})")
+        elif past and result > timezone.localdate():
+            self.error(column, f"{_shown(value)} is in the future")
+            return None
         return result
 
     def _date_formats(self) -> str:
@@ -531,6 +538,9 @@ class KindSpec:
     history_of_new_records: ClassVar[bool] = True
     #: One line for ``--help`` about what the columns accept.
     notes: ClassVar[str] = ""
+    #: True: on PostgreSQL the checked rows go to :meth:`merge` (one
+    #: set-based statement per step) instead of :meth:`existing` and :meth:`write`.
+    set_based: ClassVar[bool] = False
 
     def __init__(self, context: ImportContext) -> None:
         self.context = context
@@ -573,6 +583,19 @@ class KindSpec:
 
     def differs(self, row: Row, stored: Stored) -> bool:
         return any(stored[name] != value for name, value in row.values.items())
+
+    def merge(
+        self,
+        rows: Sequence[Row],
+        report: ImportReport,
+        *,
+        write: bool,
+        user: AbstractBaseUser | None,
+        reason: str,
+    ) -> None:
+        """Plan (``write=False``) or write ``rows`` (checked, keys unique) set-based
+        and fill the counts of ``report``; see :attr:`set_based`."""
+        raise NotImplementedError
 
     def build(self, row: Row) -> models.Model:
         return self.model(**self.fixed, **row.values)
@@ -663,7 +686,7 @@ class PartnerSpec(KindSpec):
         billing_model = row.choice("billing_model", self.billing_models, required=False)
         if billing_model:
             values["billing_model"] = billing_model
-        values["onboarded_on"] = row.date("onboarded_on")
+        values["onboarded_on"] = row.date("onboarded_on", past=True)
         values["agreement_signed_on"] = row.date("agreement_signed_on", required=False)
         if email := row.raw("account_manager_email"):
             row.refs["account_manager_email"] = email.lower()
@@ -796,7 +819,7 @@ class LocationSpec(KindSpec):
         if partner_id := row.mpn_id("partner_id"):
             row.refs["partner_id"] = partner_id
         row.values["country"] = row.country("country")
-        row.values["onboarded_on"] = row.date("onboarded_on")
+        row.values["onboarded_on"] = row.date("onboarded_on", past=True)
 
     def resolve(self, rows: Sequence[Row]) -> None:
         resolve_mpn_references(rows, column="partner_id", model=Partner, attname="partner_id")
@@ -867,6 +890,8 @@ class RevenueSpec(KindSpec):
         "changes nothing; negative amounts are credits; customer may be empty"
     )
 
+    set_based = True  # COPY into a staging table and one merge, like Partner Center files
+
     def parse(self, row: Row) -> None:
         if location_id := row.mpn_id("location_id"):
             row.refs["location_id"] = location_id
@@ -877,9 +902,38 @@ class RevenueSpec(KindSpec):
         row.values["currency_id"] = row.currency("currency", self.context.currencies)
         row.values["reference"] = row.text("reference", max_length=200)
         row.values["customer"] = row.text("customer", max_length=200, required=False)
+        for column in ("reference", "customer"):
+            if "\x00" in row.raw(column):
+                row.error(column, "contains a NUL character")
 
     def resolve(self, rows: Sequence[Row]) -> None:
         resolve_mpn_references(rows, column="location_id", model=Location, attname="location_id")
+
+    def merge(
+        self,
+        rows: Sequence[Row],
+        report: ImportReport,
+        *,
+        write: bool,
+        user: AbstractBaseUser | None,
+        reason: str,
+    ) -> None:
+        from partners.partner_center import merge_revenue
+
+        lines = [
+            (
+                row.line,
+                values["location_id"],
+                values["revenue_date"].isoformat(),
+                str(values["amount"]),
+                values["currency_id"],
+                values["reference"],
+                values["customer"],
+            )
+            for row in rows
+            for values in (row.values,)
+        ]
+        merge_revenue(lines, report, write=write, user=user, reason=reason)
 
 
 class SupportContractSpec(KindSpec):
@@ -1079,16 +1133,7 @@ def import_file(
     Raises ``ValueError`` for an unknown kind or format and ``OSError`` if
     the file cannot be read.
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
-    if file_format not in FORMATS:
-        raise ValueError(f"unknown format {file_format!r}; use one of {', '.join(FORMATS)}")
-    source_format = FORMATS[file_format]
-    if kind not in source_format.kinds:
-        raise ValueError(f"the {file_format} format is for {', '.join(source_format.kinds)} only")
-    if skip_unknown and not getattr(source_format, "streaming", False):
-        raise ValueError("skipping unknown resellers is for partner-center files only")
-
+    source_format = check_arguments(kind=kind, file_format=file_format, skip_unknown=skip_unknown)
     if getattr(source_format, "streaming", False):
         return _import_streamed(
             source,
@@ -1129,6 +1174,21 @@ def import_file(
             RowError(0, "", f"the database refused the import, nothing was written ({exc})")
         ]
     return report
+
+
+def check_arguments(*, kind: str, file_format: str, skip_unknown: bool) -> SourceFormat:
+    """The format for ``file_format``; ``ValueError`` if the arguments of
+    :func:`import_file` do not fit together."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    if file_format not in FORMATS:
+        raise ValueError(f"unknown format {file_format!r}; use one of {', '.join(FORMATS)}")
+    source_format = FORMATS[file_format]
+    if kind not in source_format.kinds:
+        raise ValueError(f"the {file_format} format is for {', '.join(source_format.kinds)} only")
+    if skip_unknown and not getattr(source_format, "streaming", False):
+        raise ValueError("skipping unknown resellers is for partner-center files only")
+    return source_format
 
 
 def _import_streamed(
@@ -1241,6 +1301,14 @@ def _import_rows(
             )
         else:
             by_key[key] = row
+
+    if spec.set_based and connection.vendor == "postgresql":
+        errors = [error for row in rows for error in row.errors]
+        if errors:
+            report.errors = errors
+            return
+        spec.merge(list(by_key.values()), report, write=write, user=user, reason=reason)
+        return
 
     existing = spec.existing(set(by_key))
     now = timezone.now()
@@ -1443,6 +1511,93 @@ def _report_summary(report: ImportReport) -> dict[str, Any]:
         "totals": report.totals,
         "unknown_resellers": report.unknown_resellers,
     }
+
+
+class _FileDigest(threading.Thread):
+    """SHA-256, size and lines of a file, computed beside the import (the
+    hash releases the GIL, and the import reads its own copy of the pages)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="import-file-digest", daemon=True)
+        self.path = path
+        self.sha256 = ""
+        self.size = self.lines = 0
+        self.error: OSError | None = None
+
+    def run(self) -> None:
+        digest = hashlib.sha256()
+        try:
+            with self.path.open("rb") as stream:
+                while block := stream.read(1 << 20):
+                    digest.update(block)
+                    self.size += len(block)
+                    self.lines += block.count(b"\n")
+        except OSError as exc:
+            self.error = exc
+            return
+        self.sha256 = digest.hexdigest()
+
+
+def import_file_recorded(
+    *,
+    kind: str,
+    path: Path,
+    dry_run: bool = False,
+    user: AbstractBaseUser | None = None,
+    file_format: str = "simple",
+    skip_unknown: bool = False,
+) -> tuple[ImportReport, Any]:
+    """:func:`import_file` for a file on disk (the ``import_data`` command),
+    recorded as an ``ImportRun`` like an upload: who (``user``, may be
+    None), when, the file name, hash, size and lines, the counts and the
+    errors; the status is ``succeeded`` or ``rejected`` (nothing written),
+    ``failed`` if the import raised. A dry run writes nothing, so it is not
+    recorded (the run is None). Raises like :func:`import_file`."""
+    check_arguments(kind=kind, file_format=file_format, skip_unknown=skip_unknown)
+    if dry_run:
+        report = import_file(kind=kind, source=path, dry_run=True, user=user,
+                             file_format=file_format, skip_unknown=skip_unknown)  # fmt: skip
+        return report, None
+    model = _run_model()
+    run = model.objects.create(
+        created_by=user,
+        kind=kind,
+        file_format=file_format,
+        file_name=path.name[:255],
+        size=path.stat().st_size,
+        skip_unknown=skip_unknown,
+        status="running",
+        started_at=timezone.now(),
+    )
+    digest = _FileDigest(path)
+    digest.start()
+    try:
+        report = import_file(kind=kind, source=path, user=user, file_format=file_format,
+                             skip_unknown=skip_unknown)  # fmt: skip
+    except BaseException as exc:
+        digest.join()
+        model.objects.filter(pk=run.pk).update(
+            status="failed",
+            sha256=digest.sha256,
+            lines=digest.lines,
+            message=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+        raise
+    digest.join()
+    model.objects.filter(pk=run.pk).update(
+        status="succeeded" if report.ok else "rejected",
+        sha256=digest.sha256,
+        size=digest.size or run.size,
+        lines=digest.lines,
+        counts={"result": _report_summary(report)},
+        errors=[[e.row, e.column, e.message] for e in report.errors[: model.ERRORS_KEPT]],
+        error_count=len(report.errors),
+        progress=1.0,
+        finished_at=timezone.now(),
+    )
+    run.refresh_from_db()
+    return report, run
 
 
 def import_runs_for_user(user: AbstractBaseUser):

@@ -289,13 +289,25 @@ class RevenueSource(models.TextChoices):
 class RevenueRecord(models.Model):
     """One revenue line of a location. Credits are negative and count."""
 
+    # No single-column indexes on the foreign keys: (location, ...) leads the
+    # two composite indexes below, and revenue is never looked up by currency
+    # (deleting a currency, which PROTECT refuses anyway, may scan). Each
+    # index costs every imported line (docs/decisions/0004).
     location = models.ForeignKey(
-        Location, verbose_name=_("location"), on_delete=models.PROTECT, related_name="revenue"
+        Location,
+        verbose_name=_("location"),
+        on_delete=models.PROTECT,
+        related_name="revenue",
+        db_index=False,
     )
     revenue_date = models.DateField(_("revenue date"))
     amount = models.DecimalField(_("amount"), max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
     currency = models.ForeignKey(
-        Currency, verbose_name=_("currency"), on_delete=models.PROTECT, related_name="+"
+        Currency,
+        verbose_name=_("currency"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     source = models.CharField(
         _("source"), max_length=10, choices=RevenueSource.choices, default=RevenueSource.MANUAL

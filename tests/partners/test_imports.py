@@ -2,6 +2,7 @@
 the ``import_data`` command."""
 
 import datetime
+import hashlib
 import io
 import os
 import re
@@ -13,15 +14,16 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 
-from partners import imports
+from partners import imports, partner_center
 from partners.imports import ImportReport, import_file, parse_date, parse_decimal
 from partners.management.commands.import_data import Command
 from partners.models import (
     BillingModel,
     Contact,
     ExchangeRate,
+    ImportRun,
     Location,
     Partner,
     RevenueRecord,
@@ -723,6 +725,7 @@ def test_a_database_error_while_writing_rolls_everything_back(manager, monkeypat
         raise IntegrityError("duplicate key")
 
     monkeypatch.setattr(imports.RevenueSpec, "write", fail)
+    monkeypatch.setattr(partner_center.PostgresSink, "write", fail)  # the PostgreSQL path
 
     report = run("revenue", "revenue.csv")
 
@@ -868,13 +871,17 @@ def test_the_help_documents_every_kind_and_its_columns():
         (["fx-rates", "LATIN1"], "row 2: the file is not UTF-8 text"),
     ],
 )
+@pytest.mark.django_db(transaction=True)  # the process records the run in the test database
 def test_the_command_exits_with_status_1(tmp_path, arguments, message):
-    """A real process: the exit status is what scripts and cron see. Neither
-    case reaches the database."""
+    """A real process: the exit status is what scripts and cron see."""
     latin1 = tmp_path / "latin1.csv"
     latin1.write_bytes("currency,month,usd_per_unit\nEUR,2024-01,1.09 €\n".encode("cp1252"))
     arguments = [str(latin1) if a == "LATIN1" else a for a in arguments]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.test"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings.test",
+        "DATABASE_URL": _database_url(),
+    }
 
     result = subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", "import_data", *arguments],
@@ -889,6 +896,172 @@ def test_the_command_exits_with_status_1(tmp_path, arguments, message):
     assert result.returncode == 1, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    if str(latin1) in arguments:
+        run = ImportRun.objects.get()
+        assert (run.status, run.kind, run.file_name, run.error_count) == (
+            "rejected",
+            "fx-rates",
+            "latin1.csv",
+            1,
+        )
+        assert f"Recorded as import run {run.pk}." in result.stderr
+    else:
+        assert not ImportRun.objects.exists()  # a missing file is no import
+
+
+def _database_url() -> str:
+    """The test database, for a process started by a test."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = db.get("USER") or "postgres"
+    if db.get("PASSWORD"):
+        auth += f":{db['PASSWORD']}"
+    return (
+        f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    )
+
+
+# --- Import runs of the command ------------------------------------------------------------
+
+
+def test_the_command_records_an_import_run(manager, tmp_path):
+    import_all()
+    path = write_csv(
+        tmp_path,
+        "location_id,date,amount,currency,reference,customer\n"
+        "2000011,2024-05-01,10,EUR,NEW-1,Adatum\n"
+        '2000011,2024-01-15,1234.56,EUR,INV-2024-0001,"Adatum, Berlin"\n',
+        name="may.csv",
+    )
+    out = io.StringIO()
+
+    call_command("import_data", "revenue", str(path), "--user", manager.username, stdout=out)
+
+    run = ImportRun.objects.get()
+    assert (run.kind, run.file_format, run.file_name, run.status) == (
+        "revenue",
+        "simple",
+        "may.csv",
+        "succeeded",
+    )
+    assert run.created_by == manager and run.stored_name == ""
+    data = path.read_bytes()
+    assert (run.size, run.lines) == (len(data), 3)
+    assert run.sha256 == hashlib.sha256(data).hexdigest()
+    assert (run.counts["result"]["created"], run.counts["result"]["unchanged"]) == (1, 1)
+    assert (run.error_count, run.errors, run.progress) == (0, [], 1.0)
+    assert run.started_at <= run.finished_at
+    assert f"Recorded as import run {run.pk}." in out.getvalue()
+
+    # A Partner Center file, by email and without a user; a dry run is not recorded.
+    pc = PROJECT_ROOT / "tests" / "fixtures" / "partner_center" / "new-commerce.csv"
+    for mpn in ("4711001", "4711002", "4711003"):
+        LocationFactory(location_id=mpn)
+    call_command("import_data", "revenue", str(pc), "--format=partner-center", "--dry-run",
+                 stdout=io.StringIO())  # fmt: skip
+    assert ImportRun.objects.count() == 1
+    call_command("import_data", "revenue", str(pc), "--format=partner-center",
+                 "--user", manager.email.upper(), stdout=io.StringIO())  # fmt: skip
+    call_command("import_data", "fx-rates", str(FIXTURES / "fx-rates.csv"), stdout=io.StringIO())
+    pc_run, fx_run = ImportRun.objects.order_by("-pk")[1], ImportRun.objects.order_by("-pk")[0]
+    assert (pc_run.file_format, pc_run.created_by, pc_run.counts["result"]["created"]) == (
+        "partner-center",
+        manager,
+        9,
+    )
+    assert pc_run.counts["result"]["layout"] == "new-commerce"
+    assert (fx_run.created_by, fx_run.status, fx_run.counts["result"]["unchanged"]) == (
+        None,
+        "succeeded",
+        4,
+    )
+
+
+def test_the_command_records_a_rejected_file_with_its_errors(manager):
+    with pytest.raises(CommandError, match=r"nothing was written\. Recorded as import run \d+"):
+        call_command("import_data", "partners", str(FIXTURES / "partners-bad.csv"),
+                     stderr=io.StringIO())  # fmt: skip
+
+    run = ImportRun.objects.get()
+    assert (run.status, run.error_count, len(run.errors)) == ("rejected", 10, 10)
+    assert run.errors[0] == [
+        3,
+        "partner_id",
+        "'12AB' is not a Microsoft partner id (digits only, at most 20)",
+    ]
+    assert Partner.objects.count() == 0
+
+
+def test_the_command_records_a_failure(manager, monkeypatch):
+    def fail(**kwargs):
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(imports, "import_file", fail)
+    with pytest.raises(CommandError, match="disk on fire"):
+        call_command("import_data", "partners", str(FIXTURES / "partners.csv"))
+    run = ImportRun.objects.get()
+    assert (run.status, run.message) == ("failed", "OSError: disk on fire")
+    assert run.finished_at is not None and len(run.sha256) == 64
+
+
+@pytest.mark.parametrize("name", ["nobody", "partner.user@partner.example"])
+def test_the_command_user_must_be_active_staff(manager, partner_user, name):
+    with pytest.raises(CommandError, match="No active staff user"):
+        call_command("import_data", "partners", str(FIXTURES / "partners.csv"), "--user", name)
+    assert not ImportRun.objects.exists() and not Partner.objects.exists()
+
+
+# --- Simple revenue files on PostgreSQL: COPY into staging and one merge ---------------------
+
+
+def _revenue_state() -> list[tuple]:
+    return sorted(
+        RevenueRecord.objects.values_list(
+            "location__location_id", "reference", "revenue_date", "amount", "currency_id",
+            "customer", "source",
+        )
+    )  # fmt: skip
+
+
+def _history_state() -> list[tuple]:
+    return sorted(
+        RevenueRecord.history.values_list(
+            "reference", "amount", "customer", "history_type", "history_user",
+            "history_change_reason",
+        )
+    )  # fmt: skip
+
+
+def test_simple_revenue_set_based_and_portable_paths_agree(
+    require_postgres, manager, tmp_path, monkeypatch
+):
+    import_all()
+    changes = write_csv(
+        tmp_path,
+        "location_id,date,amount,currency,reference,customer\n"
+        '2000011,2024-01-15,1300.00,EUR,INV-2024-0001,"Adatum, Berlin"\n'
+        "2000011,2024-02-15,-200.00,EUR,CRN-2024-0001,Adatum\n"
+        "2000012,2024-05-01,50.123456,USD,INV-2024-0099,\n"
+        '2000012,2024-05-02,7,USD,"TAB\tBACK\\SLASH","line\nbreak"\n',
+    )
+    results = {}
+    for set_based in (True, False):
+        RevenueRecord.objects.all().delete()
+        RevenueRecord.history.all().delete()  # (the deletes are history too)
+        monkeypatch.setattr(imports.RevenueSpec, "set_based", set_based)
+        first = import_file(kind="revenue", source=FIXTURES / "revenue.csv", user=manager)
+        dry = import_file(kind="revenue", source=changes, dry_run=True)
+        report = import_file(kind="revenue", source=changes, user=manager)
+        again = import_file(kind="revenue", source=changes, user=manager)
+        counts = [(r.created, r.updated, r.unchanged) for r in (first, dry, report, again)]
+        results[set_based] = (counts, _revenue_state(), _history_state())
+
+    assert results[True] == results[False]
+    counts, state, history = results[True]
+    assert counts == [(5, 0, 0), (2, 1, 1), (2, 1, 1), (0, 0, 4)]
+    assert ("2000012", "TAB\tBACK\\SLASH") in {(r[0], r[1]) for r in state}
+    assert [h[:4] for h in history] == [("INV-2024-0001", Decimal("1300"), "Adatum, Berlin", "~")]
 
 
 # --- Size -------------------------------------------------------------------------------
@@ -923,3 +1096,45 @@ def test_a_large_revenue_file_imports_with_a_bounded_number_of_queries(
         again = import_file(kind="revenue", source=path)
 
     assert (again.created, again.updated, again.unchanged) == (0, 0, 20_000)
+
+
+def test_nul_characters_in_revenue_text_are_errors(manager):
+    """PostgreSQL cannot store them (the COPY would fail): a clean error."""
+    import_all()
+    data = (
+        b"location_id,date,amount,currency,reference,customer\n"
+        b"2000011,2024-06-01,10,EUR,NUL-1,Ada\x00tum\n"
+        b"2000011,2024-06-01,10,EUR,NUL\x00-2,Adatum\n"
+    )
+    before = snapshot()
+
+    report = import_file(kind="revenue", source=data)
+
+    assert_errors(
+        report,
+        [(2, "customer", "contains a NUL character"), (3, "reference", "contains a NUL character")],
+    )
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_an_onboarding_date_in_the_future_is_refused():
+    """As on the web form: a location (or partner) cannot be onboarded after
+    today - a typo such as 9999-12-31 never reaches the evaluation."""
+    from django.utils import timezone
+
+    partner = LocationFactory().partner
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    data = (
+        "location_id,partner_id,country,onboarded_on\n"
+        f"7100001,{partner.partner_id},DE,9999-12-31\n"
+        f"7100002,{partner.partner_id},DE,{tomorrow.isoformat()}\n"
+    ).encode()
+    report = import_file(kind="locations", source=data)
+    assert not report.ok
+    found = [(e.row, e.column, e.message) for e in report.errors]
+    assert found == [
+        (2, "onboarded_on", "'9999-12-31' is in the future"),
+        (3, "onboarded_on", f"'{tomorrow.isoformat()}' is in the future"),
+    ]
+    assert not Location.objects.filter(location_id__in=["7100001", "7100002"]).exists()

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.imports import generate
 from partners import partner_center
 from partners.imports import ImportReport, import_file
 from partners.models import RevenueRecord, RevenueSource
@@ -394,6 +395,244 @@ def test_postgres_and_portable_path_agree(require_postgres, locations, monkeypat
     monkeypatch.setattr(partner_center, "make_sink", partner_center.ListSink)
     run("new-commerce.csv")
     assert stored() == via_copy
+
+
+def _history() -> list[tuple]:
+    return sorted(
+        RevenueRecord.history.values_list(
+            "reference", "amount", "customer", "history_type", "history_user",
+            "history_change_reason",
+        )
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("semicolon", [False, True])
+def test_postgres_and_portable_path_agree_on_a_generated_file(
+    require_postgres, locations, tmp_path, monkeypatch, semicolon
+):
+    """New, repeated, unknown, corrected and unchanged lines; special
+    characters that the COPY stream escapes. Both paths, the same records,
+    counts, history and report."""
+    user = StaffUserFactory()
+    path = _generated(tmp_path, semicolon=semicolon)
+    header, rows = read_rows_from(path, ";" if semicolon else ",")
+    subtotal = header.index("Subtotal")
+    rows[30][subtotal] = "999" if not semicolon else "999,00"
+    rows[31][header.index("CustomerName")] = "Renamed\tCustomer"
+    corrected = tmp_path / "corrected.csv"
+    with corrected.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, delimiter=";" if semicolon else ",").writerows([header, *rows])
+
+    def go():
+        def one(source, **kwargs):
+            report = import_file(kind="revenue", source=source, file_format="partner-center",
+                                 skip_unknown=True, user=user, **kwargs)  # fmt: skip
+            assert report.ok, report.errors[:3]
+            return (report.created, report.updated, report.unchanged, report.skipped,
+                    report.totals, report.by_location, report.unknown_resellers)  # fmt: skip
+
+        reports = [one(path), one(corrected, dry_run=True), one(corrected), one(corrected)]
+        return reports, stored(), _history()
+
+    via_copy = go()
+    RevenueRecord.objects.all().delete()
+    RevenueRecord.history.all().delete()
+    monkeypatch.setattr(partner_center, "make_sink", partner_center.ListSink)
+    assert go() == via_copy
+    counts = [report[:4] for report in via_copy[0]]
+    created = counts[0][0]
+    assert counts[1:] == [(0, 2, created - 2, counts[0][3])] * 2 + [(0, 0, created, counts[0][3])]
+    assert {"Renamed\tCustomer", 'Tab\there, "quoted", back\\slash', "two\nlines\r\nand more"} <= {
+        row[4] for row in via_copy[1]
+    }
+
+
+def test_postgres_copy_pauses_for_progress(require_postgres, locations, tmp_path, monkeypatch):
+    """Progress is saved between two COPYs (no query can run during one);
+    the result is the same as one COPY."""
+    path = _generated(tmp_path)
+    run_path = lambda **kw: import_file(  # noqa: E731
+        kind="revenue", source=path, file_format="partner-center", skip_unknown=True, **kw
+    )
+    monkeypatch.setattr(partner_center, "CHUNK_LINES", 20)
+    copies = []
+    original = partner_center.copy
+    monkeypatch.setattr(
+        partner_center, "copy", lambda sql, data: (copies.append(sql), original(sql, data))[1]
+    )
+    seen = []
+    report = run_path(progress=seen.append, dry_run=True)
+    paused = len(copies)
+    assert paused >= partner_center.PROGRESS_STEPS // 2
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) == paused
+    copies.clear()
+    once = run_path(dry_run=True)
+    assert len(copies) == 1
+    assert (report.created, report.totals) == (once.created, once.totals)
+
+
+def _generated(tmp_path: Path, rows: int = 400, *, semicolon: bool = False) -> Path:
+    """A realistic file (the benchmark's generator) for the three resellers and
+    an unknown one, with the awkward cases the fast path must hand over:
+    repeated lines, special characters, long decimals, spaces, odd dates."""
+    path = tmp_path / "generated.csv"
+    generate(path, rows=rows, resellers=[*RESELLERS, "5550001"], seed=7)
+    header, body = read_rows_from(path)
+    col = {name: header.index(name) for name in header}
+    for row in body[3:12]:
+        row[col["ResellerMpnId"]] = "4711002"
+    body[3][col["CustomerName"]] = 'Tab\there, "quoted", back\\slash'
+    body[4][col["CustomerName"]] = "two\nlines\r\nand more"
+    body[5][col["Subtotal"]] = "12.3456789"  # rounded half-even to six places
+    body[6][col["InvoiceNumber"]] = " " + body[6][col["InvoiceNumber"]] + " "
+    body[7][col["ChargeStartDate"]] = " 2024-02-29 "
+    body[8][col["Currency"]] = "eur"
+    body[9][col["ResellerMpnId"]] = " 4711001"
+    body[10][col["Subtotal"]] = "1,234.5"
+    body[11][col["ChargeEndDate"]] = "12/31/2024 11:59:59 PM"
+    body += [list(body[20]), list(body[21]), list(body[20])]  # repeated lines
+    if semicolon:
+        for row in body:
+            row[col["Subtotal"]] = row[col["Subtotal"]].replace(",", "").replace(".", ",")
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, delimiter=";" if semicolon else ",").writerows([header, *body])
+    return path
+
+
+def read_rows_from(path: Path, delimiter: str = ",") -> tuple[list[str], list[list[str]]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle, delimiter=delimiter))
+    return rows[0], rows[1:]
+
+
+class _SlowScanner(partner_center.Scanner):
+    """Every line through the careful path: the reference for the fast one."""
+
+    def _chunk(self, chunk, columns, dialect):
+        self._resolve(chunk, columns.positions["ResellerMpnId"])
+        good = []
+        for line, cells in chunk:
+            self._slow(line, cells, columns, dialect, good.append)
+        self.report.rows += len(chunk)
+        return good if not self.errors else []
+
+
+def _scan(scanner_class, path: Path) -> tuple[list, ImportReport]:
+    report = ImportReport(kind="revenue")
+    sink = partner_center.ListSink()
+    scanner = scanner_class(report=report, sink=sink, skip_unknown=True, chunk_lines=50)
+    with path.open("rb") as stream:
+        scanner.run(stream)
+    return sink.lines, report
+
+
+@pytest.mark.parametrize("semicolon", [False, True])
+def test_fast_and_careful_paths_read_the_same(locations, tmp_path, semicolon):
+    path = _generated(tmp_path, semicolon=semicolon)
+    fast, fast_report = _scan(partner_center.Scanner, path)
+    slow, slow_report = _scan(_SlowScanner, path)
+
+    assert fast == slow
+    assert fast_report == slow_report and fast_report.ok
+    assert fast_report.unknown_resellers[0]["mpn_id"] == "5550001"
+    amounts = {line[3] for line in fast}
+    assert {"12.345679", "1234.5"} <= amounts
+    assert len({line[5] for line in fast}) == len(fast) - 1  # the repeat of a repeat
+
+
+def test_spaces_around_the_invoice_do_not_change_the_reference(locations, tmp_path):
+    run("new-commerce.csv")
+    before = stored()
+    header, rows = read_rows("new-commerce.csv")
+    for row in rows:
+        row[header.index("InvoiceNumber")] = f" {row[header.index('InvoiceNumber')]} "
+    report = import_file(
+        kind="revenue", source=write(tmp_path, header, rows), file_format="partner-center"
+    )
+    assert (report.created, report.updated, report.unchanged) == (0, 0, 9)
+    assert stored() == before
+
+
+def test_semicolon_files_with_decimal_commas_import_the_same_records(locations, tmp_path):
+    header, rows = read_rows("new-commerce.csv")
+    amount = header.index("Subtotal")
+    for row in rows:
+        row[amount] = row[amount].replace(".", ",")
+    path = tmp_path / "semikolon.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, delimiter=";").writerows([header, *rows])
+    report = import_file(kind="revenue", source=path, file_format="partner-center")
+    assert report.ok and report.created == 9
+    via_semicolon = stored()
+    RevenueRecord.objects.all().delete()
+    run("new-commerce.csv")
+    assert stored() == via_semicolon
+
+
+def test_a_refused_write_is_a_clean_report(locations, monkeypatch):
+    def fail(self, report, **kwargs):
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(partner_center.PostgresSink, "write", fail)
+    monkeypatch.setattr(partner_center.ListSink, "write", fail)
+    report = run("new-commerce.csv")
+    assert [(e.row, e.message[:40]) for e in report.errors] == [
+        (0, "the database refused the import, nothing")
+    ]
+    assert (report.created, report.updated, report.unchanged) == (0, 0, 0)
+    assert not RevenueRecord.objects.exists()
+
+
+def test_a_bad_byte_late_in_the_file_rejects_it(locations, tmp_path, monkeypatch):
+    """The error is raised while the COPY is open (PostgreSQL): it ends the
+    COPY, the file is rejected, nothing is written."""
+    monkeypatch.setattr(partner_center, "CHUNK_LINES", 5)
+    path = _generated(tmp_path, rows=60)
+    path.write_bytes(path.read_bytes() + b"x,M\xfcller\n")
+    report = import_file(kind="revenue", source=path, file_format="partner-center")
+    (error,) = report.errors
+    assert error.message.startswith("the file is not UTF-8 text (first bad byte on or near")
+    assert 2 < error.row <= 67  # (the decoder reads ahead)
+    assert not RevenueRecord.objects.exists()
+
+
+# --- reading lines: the fast split is what the csv module reads ---------------------
+
+TEXT = st.text(
+    alphabet=st.sampled_from(["a", "1", " ", ",", ";", '"', "\n", "\r", "\x00", "é", "\t"]),
+    max_size=80,
+)
+
+
+def _csv_records(text: str, delimiter: str) -> list[tuple[int, int, list[str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    result, start = [], 1
+    for cells in reader:
+        result.append((start, reader.line_num, cells))
+        start = reader.line_num + 1
+    return result
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=TEXT, delimiter=st.sampled_from([",", ";"]))
+def test_records_are_what_the_csv_module_reads(text, delimiter):
+    try:
+        expected = _csv_records(text, delimiter)
+    except csv.Error:
+        with pytest.raises(csv.Error):
+            list(partner_center.records(io.StringIO(text, newline=""), delimiter))
+        return
+    assert list(partner_center.records(io.StringIO(text, newline=""), delimiter)) == expected
+
+
+def test_records_count_the_lines_of_quoted_values():
+    text = 'a,b\n"multi\nline",x\r\n\nplain,"q"\n'
+    assert list(partner_center.records(io.StringIO(text, newline=""), ",", first_line=2)) == [
+        (2, 2, ["a", "b"]),
+        (3, 4, ["multi\nline", "x"]),
+        (5, 5, []),
+        (6, 6, ["plain", "q"]),
+    ]
 
 
 # --- garbage in: a clean report or a correct import, never an exception --------------

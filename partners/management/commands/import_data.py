@@ -1,15 +1,17 @@
-"""``import_data KIND FILE [--dry-run] [--format simple|partner-center]``.
+"""``import_data KIND FILE [--dry-run] [--format simple|partner-center] [--user NAME]``.
 
-Thin: checks the arguments, calls :func:`partners.imports.import_file` and
-prints its report. Exit status 1 when the file is rejected.
+Thin: checks the arguments, calls :func:`partners.imports.import_file_recorded`
+(the import, recorded as an import run like a staff upload) and prints its
+report. Exit status 1 when the file is rejected.
 """
 
 import argparse
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 
-from partners.imports import FORMATS, KINDS, ImportReport, describe_kinds, import_file
+from partners.imports import FORMATS, KINDS, ImportReport, describe_kinds, import_file_recorded
 
 EPILOG = f"""\
 {describe_kinds()}
@@ -24,6 +26,9 @@ files: UTF-8 (with or without BOM), a header row, columns in any order;
 all or nothing: one bad row rejects the file; every bad row is listed
   (row = line in the file, header = 1) and nothing is written. Importing the
   same file again changes nothing; changed values update the stored records.
+
+every import (not a dry run) is recorded as an import run, listed with the
+  staff uploads on the imports page: file name, hash, counts, errors, status.
 """
 
 
@@ -58,6 +63,12 @@ class Command(BaseCommand):
             "(reconciliation files; revenue only)",
         )
         parser.add_argument(
+            "--user",
+            metavar="NAME",
+            help="the staff user (user name or email) the import is recorded for, in the "
+            "import run and the history of changed records (default: none)",
+        )
+        parser.add_argument(
             "--skip-unknown",
             action="store_true",
             help="partner-center: leave out (and list) the lines of resellers that are no "
@@ -72,16 +83,19 @@ class Command(BaseCommand):
         dry_run: bool,
         file_format: str,
         skip_unknown: bool = False,
+        user: str | None = None,
         **options,
     ) -> None:
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"No such file: {file}")
+        author = _staff_user(user) if user else None
         try:
-            report = import_file(
+            report, run = import_file_recorded(
                 kind=kind,
-                source=path,
+                path=path,
                 dry_run=dry_run,
+                user=author,
                 file_format=file_format,
                 skip_unknown=skip_unknown,
             )
@@ -97,8 +111,11 @@ class Command(BaseCommand):
                 f"Rejected {report.source_name}: {len(report.errors)} "
                 f"{_plural(len(report.errors), 'error')} in {report.bad_rows} "
                 f"{_plural(report.bad_rows, 'row')}; nothing was written."
+                + (f" Recorded as import run {run.pk}." if run else "")
             )
         self.stdout.write(self._summary(report))
+        if run is not None:
+            self.stdout.write(f"  Recorded as import run {run.pk}.")
 
     def _summary(self, report: ImportReport) -> str:
         if report.dry_run:
@@ -133,6 +150,23 @@ class Command(BaseCommand):
                 f"customers {', '.join(unknown['customers']) or '-'}, totals {totals or '-'}"
             )
         return "\n".join(lines)
+
+
+def _staff_user(name: str):
+    """The active staff user whose user name (or else email) is ``name``."""
+    model = get_user_model()
+    users = model._default_manager.filter(is_active=True, is_staff=True)
+    user = users.filter(**{model.USERNAME_FIELD: name}).first()
+    if user is None:
+        matches = list(users.filter(**{f"{model.get_email_field_name()}__iexact": name})[:2])
+        if len(matches) != 1:
+            raise CommandError(
+                f"No active staff user {name!r}"
+                if not matches
+                else f"Several staff users have the email {name!r}; give the user name"
+            )
+        user = matches[0]
+    return user
 
 
 def _plural(count: int, word: str) -> str:
