@@ -1,19 +1,52 @@
-"""python -m bench: build a PostgreSQL data set and measure side by side."""
+"""python -m bench: PostgreSQL data sets at three sizes, measured side by side.
+
+For every size (partners; 1-3 locations each, ``--months`` of revenue with
+``--lines-per-month`` lines per location and month with sales) one database
+``<name>_<size>`` is built with ``seed_demo`` (or reused with ``--keep``), and
+measured, each time figure the median of ``--runs``:
+
+- the nightly evaluation of every subject (``evaluate_eligibility --json``,
+  a new night each run) next to the bare SQL TTM ``SUM ... GROUP BY`` over
+  the same tables in the same run (ratio ours/baseline), and its peak memory
+  (max RSS of one more night run as a process of its own);
+- queries per page (Django's test client in this process) of the dashboard,
+  the partner list and partner pages as the staff user ``manager`` and the
+  own dashboard of ``partner1``;
+- the same pages under load: gunicorn with production settings on loopback,
+  locust with ``--users`` users for ``--load-seconds`` (bench/locustfile.py),
+  p50/p95 from the requests after every user has logged in.
+
+Once, on ``<name>_imports_10000`` (10,000 partners): the revenue import next to a
+bare ``COPY`` of the same file (``bench.imports``).
+
+The table goes to ``bench/results/<date>.md`` (``<date>-quick.md`` with
+``--quick``) and to standard output.
+``--quick``: the smallest size, fewer runs, shorter load, a smaller import
+file; a few minutes.
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
+SIZES = (1_000, 10_000, 50_000)
+LINES_PER_MONTH = 6  # ~200 revenue rows per partner over 36 months: ~10M at 50,000
+IMPORT_PARTNERS = 10_000
+PARTNER_SAMPLE = 200  # random partners for the partner pages
+STATIC_ROOT = ROOT / "var" / "bench-static"
 
 BASELINE_SQL = """
 SELECT r.location_id,
@@ -30,13 +63,16 @@ def _manage(env: dict, *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
+def _admin_url(url: str) -> str:
+    return urlparse(url)._replace(path="/postgres").geturl()
+
+
 def _recreate(url: str) -> None:
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
-    admin = parsed._replace(path="/postgres").geturl()
     import psycopg2
 
-    conn = psycopg2.connect(admin)
+    conn = psycopg2.connect(_admin_url(url))
     conn.autocommit = True
     with conn.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
@@ -44,54 +80,147 @@ def _recreate(url: str) -> None:
     conn.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/portal_bench")
-    parser.add_argument("--partners", type=int, default=10_000)
-    parser.add_argument("--months", type=int, default=24)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--as-of", default=None)
-    parser.add_argument("--keep", action="store_true", help="reuse the seeded database")
-    args = parser.parse_args()
+def _partners_in(url: str) -> int | None:
+    """Partners in the database at ``url``; None when it or its tables are missing."""
+    import psycopg2
 
-    env = {
+    try:
+        conn = psycopg2.connect(url)
+    except psycopg2.OperationalError:
+        return None
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM partners_partner")
+            return cursor.fetchone()[0]
+    except psycopg2.Error:
+        return None
+    finally:
+        conn.close()
+
+
+def _env(url: str) -> dict[str, str]:
+    return {
         **os.environ,
-        "DATABASE_URL": args.database_url,
+        "DATABASE_URL": url,
         "DJANGO_SETTINGS_MODULE": "portal.settings.dev",
         "DEBUG": "false",
+        "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+        # Page caches in local memory: nothing shared to prepare, nothing to flush.
+        "REDIS_URL": "",
+        "STATIC_ROOT": str(STATIC_ROOT),
+        "LOG_LEVEL": "WARNING",
     }
-    as_of = args.as_of or datetime.date.today().isoformat()  # noqa: DTZ011
-    seed_seconds = None
-    if not args.keep:
-        _recreate(args.database_url)
-        _manage(env, "migrate", "--noinput", "-v0")
-        started = time.perf_counter()
-        _manage(env, "seed_demo", "--partners", str(args.partners), "--months",
-                str(args.months), "--seed", "1", "--as-of", as_of)  # fmt: skip
-        seed_seconds = time.perf_counter() - started
 
-    os.environ.update(env)
+
+def _size_url(base: str, suffix: str) -> str:
+    parsed = urlparse(base)
+    return parsed._replace(path=f"/{parsed.path.lstrip('/') or 'portal_bench'}_{suffix}").geturl()
+
+
+def _log(message: str) -> None:
+    now = datetime.datetime.now(datetime.UTC).strftime("%H:%M:%S")
+    print(f"[bench {now} UTC] {message}", file=sys.stderr, flush=True)
+
+
+def build(url: str, *, partners: int, months: int, lines: int | None, as_of: str, keep: bool):
+    """Create, migrate and seed the database unless ``keep`` and it holds
+    ``partners`` partners already. Returns the seconds seed_demo took, or None."""
+    env = _env(url)
+    existing = _partners_in(url) if keep else None
+    if existing == partners:
+        _log(f"{url.rsplit('/', 1)[1]}: reusing {partners:,} partners")
+        _manage(env, "migrate", "--noinput", "-v0")
+        return None
+    _log(f"{url.rsplit('/', 1)[1]}: building {partners:,} partners x {months} months")
+    _recreate(url)
+    _manage(env, "migrate", "--noinput", "-v0")
+    started = time.perf_counter()
+    args = ["--partners", str(partners), "--months", str(months), "--seed", "1", "--as-of", as_of]
+    if lines:
+        args += ["--lines-per-month", str(lines)]
+    _manage(env, "seed_demo", *args, "-v0")
+    return time.perf_counter() - started
+
+
+# --- one database, measured in a process of its own ------------------------------------
+
+
+def _peak_rss_mb(command: list[str], env: dict) -> tuple[float, float]:
+    """Run ``command``; (seconds, its max RSS in MB) from wait4."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}")
+    return seconds, usage.ru_maxrss / 1024  # kilobytes on Linux
+
+
+def _page(client, path: str) -> tuple[int, int, float, float]:
+    """Queries and milliseconds of one request with an empty page cache,
+    then of the next one (cached)."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(path)  # warm the process: content types, translations, templates
+    cache.clear()  # this process's local memory (REDIS_URL is off here)
+    counts, times = [], []
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(path)
+            times.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise RuntimeError(f"{path}: HTTP {response.status_code}")
+        counts.append(len(captured))
+    return counts[0], counts[1], times[0], times[1]
+
+
+def measure_one(args) -> dict:
+    """Every figure for the database in DATABASE_URL (Django set up here)."""
     import django
 
     django.setup()
+    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
+    from django.db.models import Max
+    from django.test import Client
 
+    from bench import load
+    from compliance.models import Evaluation
     from compliance.rules import ttm_window
-    from partners.models import Partner, RevenueRecord
+    from partners.models import Location, Partner, RevenueRecord
 
-    day = datetime.date.fromisoformat(as_of)
+    load.collect_static(STATIC_ROOT)  # the pages need the manifest under production settings
+    devnull = open(os.devnull, "w")  # noqa: SIM115
+    result: dict = {}
+    last_day = RevenueRecord.objects.aggregate(last=Max("revenue_date"))["last"]
+    as_of = last_day + datetime.timedelta(days=1)  # seed_demo's as-of date
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-    # First evaluation decides the deadlines of the data set (catch-up);
-    # the measured runs are ordinary nights.
-    call_command("evaluate_eligibility", "--as-of", as_of, stdout=open(os.devnull, "w"))  # noqa: SIM115
+        cursor.execute("VACUUM ANALYZE" if args.fresh else "ANALYZE")
+        cursor.execute("SELECT count(*) FROM partners_revenuerecord")
+        result["rows"] = cursor.fetchone()[0]
+    result["partners"] = Partner.objects.count()
+    result["locations"] = Location.objects.count()
+
+    # The first evaluation decides the deadlines of the data set (catch-up);
+    # the measured runs are ordinary nights after the last one evaluated.
+    latest = Evaluation.objects.aggregate(last=Max("as_of"))["last"]
+    if latest is None:
+        _log("catch-up evaluation")
+        started = time.perf_counter()
+        call_command("evaluate_eligibility", "--as-of", as_of.isoformat(), stdout=devnull)
+        result["catch_up_s"] = time.perf_counter() - started
+        latest = as_of
 
     # Each measured run is a new night (the next day): every evaluation row
     # is inserted, as in production. The baseline sums the same window.
     ours, base = [], []
     for i in range(1, args.runs + 1):
-        night = day + datetime.timedelta(days=i)
+        night = latest + datetime.timedelta(days=i)
         window = ttm_window(night)
         started = time.perf_counter()
         with connection.cursor() as cursor:
@@ -99,32 +228,376 @@ def main() -> None:
             cursor.fetchall()
         base.append(time.perf_counter() - started)
         started = time.perf_counter()
-        call_command("evaluate_eligibility", "--as-of", night.isoformat(), "--json",
-                     stdout=open(os.devnull, "w"))  # noqa: SIM115  # fmt: skip
+        call_command("evaluate_eligibility", "--as-of", night.isoformat(), "--json", stdout=devnull)
         ours.append(time.perf_counter() - started)
+        _log(f"night {night}: baseline {base[-1]:.3f} s, evaluate_eligibility {ours[-1]:.3f} s")
+    result["baseline_s"], result["nightly_s"] = statistics.median(base), statistics.median(ours)
+    result["baseline_all"], result["nightly_all"] = base, ours
 
-    ours_m, base_m = statistics.median(ours), statistics.median(base)
-    rows = RevenueRecord.objects.count()
+    night = latest + datetime.timedelta(days=args.runs + 1)
+    seconds, peak = _peak_rss_mb(
+        [
+            sys.executable,
+            "manage.py",
+            "evaluate_eligibility",
+            "--as-of",
+            night.isoformat(),
+            "--json",
+        ],
+        os.environ.copy(),
+    )
+    result["process_s"], result["peak_mb"] = seconds, peak
+    _log(f"night {night} as a process: {seconds:.1f} s, peak RSS {peak:,.0f} MB")
+
+    # Queries per page, warm, as the staff user and as partner1.
+    user_model = get_user_model()
+    rng = random.Random(1)
+    partner_ids = list(Partner.objects.order_by("pk").values_list("partner_id", flat=True))
+    sample = rng.sample(partner_ids, min(PARTNER_SAMPLE, len(partner_ids)))
+    staff = Client()
+    staff.force_login(
+        user_model.objects.get(username="manager"),
+        backend="django.contrib.auth.backends.ModelBackend",
+    )
+    partner = Client()
+    partner.force_login(
+        user_model.objects.get(username="partner1"),
+        backend="django.contrib.auth.backends.ModelBackend",
+    )
+    pages = {
+        "/": [_page(staff, "/")],
+        "/partners/": [_page(staff, "/partners/")],
+        "/partners/[id]/": [_page(staff, f"/partners/{pid}/") for pid in sample[:5]],
+        "/ (partner dashboard)": [_page(partner, "/")],
+    }
+    for n, key in enumerate(("queries_uncached", "queries", "ms_uncached", "ms")):
+        result[key] = {page: [figures[n] for figures in rows] for page, rows in pages.items()}
+    _log(f"queries and ms per page (empty cache, then cached): {pages}")
+
+    if args.load_seconds > 0:
+        result["load"] = _load(args, sample)
+    devnull.close()
+    return result
+
+
+def _load(args, sample: list[str]) -> dict:
+    """p50/p95 per page under load, after every user has logged in."""
+    from django.db import connection
+
+    from bench import load
+
+    out: dict = {}
+    with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp:
+        workdir = Path(tmp)
+        env = load.server_env(load.database_url(connection.settings_dict), STATIC_ROOT)
+        log = workdir / "gunicorn.log"
+        with load.gunicorn(env, workers=args.workers, threads=args.threads, log=log) as url:
+            for classes, seconds in (
+                (("BenchStaffPages",), args.load_seconds),
+                (("BenchPartnerDashboard",), max(5, args.load_seconds // 2)),
+            ):
+                _log(f"locust {classes[0]}: {args.users} users, {seconds} s after logging in")
+                samples, output = load.run_locust(
+                    url,
+                    classes,
+                    users=args.users,
+                    # logging in (PBKDF2) takes a few seconds for all users; not measured
+                    seconds=seconds + args.warm_up,
+                    spawn_rate=args.users,
+                    env={"LOAD_PARTNER_IDS": ",".join(sample)},
+                    workdir=workdir,
+                )
+                logins = [s.time for s in samples if "/accounts/login/" in s.name]
+                since = max(logins, default=0.0)
+                for stat in load.summarise(samples, since=since):
+                    if "/accounts/login/" in stat.name:
+                        continue
+                    out[stat.name.split(" ", 1)[1]] = {
+                        "requests": stat.requests,
+                        "failures": stat.failures,
+                        "p50": stat.p50,
+                        "p95": stat.p95,
+                        "window_s": max(s.time for s in samples) - since,
+                    }
+                failed = sum(not s.ok for s in samples)
+                if failed:
+                    _log(f"{failed} failed requests:\n{output[-3000:]}")
+    return out
+
+
+def measure_import(args) -> None:
+    """The import figures through ``bench.imports.measure`` (JSON to
+    --result-file), or its command when that function is not there."""
+    from bench import imports
+
+    measure = getattr(imports, "measure", None)
+    if measure is None:
+        Path(args.result_file).write_text(json.dumps({"rows": None}))
+        subprocess.run(
+            [sys.executable, "-m", "bench.imports", "--keep", "--rows", str(args.import_rows),
+             "--database-url", os.environ["DATABASE_URL"]],
+            cwd=ROOT, check=True,
+        )  # fmt: skip
+        return
+    rows = measure(os.environ["DATABASE_URL"], args.import_rows, seed=1)
+    Path(args.result_file).write_text(json.dumps({"rows": rows}, default=str))
+
+
+# --- the report ---------------------------------------------------------------------------
+
+
+def _pg_version(url: str) -> str:
+    import psycopg2
+
+    conn = psycopg2.connect(_admin_url(url))
+    try:
+        version = conn.server_version
+    finally:
+        conn.close()
+    return f"{version // 10000}.{version % 10000}"
+
+
+def _fmt_queries(uncached: list[int], cached: list[int]) -> str:
+    """``12`` or ``12-14`` (several partners); ``12 / 3`` when the page cache
+    saves queries (an empty cache, then cached)."""
+
+    def span(values: list[int]) -> str:
+        low, high = min(values), max(values)
+        return f"{low}" if low == high else f"{low}-{high}"
+
+    if uncached == cached:
+        return span(cached)
+    return f"{span(uncached)} / {span(cached)}"
+
+
+def _fmt_ms(uncached: list[float], cached: list[float]) -> str:
+    """Median milliseconds of one request alone: empty cache / cached."""
+    return f"{statistics.median(uncached):,.0f} / {statistics.median(cached):,.0f}"
+
+
+def report(args, sizes: list[dict], imported: dict | None, started: float, load1: float) -> str:
+    today = datetime.date.today().isoformat()  # noqa: DTZ011
+    with open("/proc/cpuinfo", encoding="utf-8") as handle:
+        cpu = next((line.split(":", 1)[1].strip() for line in handle if "model name" in line), "?")
+    with open("/proc/meminfo", encoding="utf-8") as handle:
+        kb = next((int(line.split()[1]) for line in handle if line.startswith("MemTotal")), 0)
+    command = "python -m bench " + " ".join(sys.argv[1:])
     lines = [
-        f"# Benchmark {datetime.date.today().isoformat()}",  # noqa: DTZ011
+        f"# Benchmark {today}" + (" (quick)" if args.quick else ""),
         "",
-        f"Machine: {platform.node() and 'this machine'}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, PostgreSQL {connection.pg_version // 10000}",
-        f"Data: {Partner.objects.count():,} partners, {rows:,} revenue rows, "
-        f"{args.months} months, as of {as_of}"
-        + (f"; seed_demo took {seed_seconds:.1f} s" if seed_seconds else ""),
+        f"Machine: {os.cpu_count()} cores ({cpu}), {kb / 1024 / 1024:.1f} GB RAM, "
+        f"Python {platform.python_version()}, PostgreSQL {_pg_version(args.database_url)}. "
+        f"Shared with other work (load average {load1:.1f} at the start): absolute "
+        "figures are noisy, the ratios (measured side by side in the same run) less so.",
         "",
-        f"| measure (median of {args.runs}) | seconds | ratio |",
-        "| --- | ---: | ---: |",
-        f"| bare SQL TTM `SUM … GROUP BY location` | {base_m:.3f} | 1.00 |",
-        f"| `evaluate_eligibility --json`, a new night (evaluate, decide, insert every row) | {ours_m:.3f} "
-        f"| {ours_m / base_m:.2f} |",
+        f"Run: `{command.strip()}`, {(time.monotonic() - started) / 60:.0f} min; "
+        f"time figures are the median of {args.runs} runs.",
         "",
+        "## Data",
+        "",
+        "| partners | locations | revenue rows | months | lines per location-month | seed_demo |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    text = "\n".join(lines)
+    for s in sizes:
+        seeded = f"{s['seed_s']:.0f} s" if s.get("seed_s") else "reused"
+        lines.append(
+            f"| {s['partners']:,} | {s['locations']:,} | {s['rows']:,} | {args.months} "
+            f"| {args.lines_per_month or '1-4'} | {seeded} |"
+        )
+    lines += [
+        "",
+        "## Nightly evaluation",
+        "",
+        "`evaluate_eligibility --json` for a new night (evaluate every subject, decide, insert "
+        "every evaluation) next to the bare SQL TTM `SUM … GROUP BY location` over the same "
+        "window. Peak memory: max RSS of one more night as a process of its own. "
+        "Targets at the largest size: ratio ≤ 1.5, under 30 s, under 500 MB.",
+        "",
+        "| partners | revenue rows | bare SQL s | ours s | ratio | µs per row | "
+        "as a process s | peak RSS MB | catch-up s |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for s in sizes:
+        catch_up = f"{s['catch_up_s']:.1f}" if s.get("catch_up_s") else "-"
+        lines.append(
+            f"| {s['partners']:,} | {s['rows']:,} | {s['baseline_s']:.3f} | {s['nightly_s']:.3f} "
+            f"| {s['nightly_s'] / s['baseline_s']:.2f} | {s['nightly_s'] / max(s['rows'], 1) * 1e6:.2f} "
+            f"| {s['process_s']:.1f} | {s['peak_mb']:,.0f} | {catch_up} |"
+        )
+    pages = ["/", "/partners/", "/partners/[id]/", "/ (partner dashboard)"]
+    labels = {
+        "/": "dashboard `/` (manager)",
+        "/partners/": "partner list `/partners/`",
+        "/partners/[id]/": f"partner detail (random of {PARTNER_SAMPLE})",
+        "/ (partner dashboard)": "own dashboard `/` (partner1)",
+    }
+    lines += [
+        "",
+        "## Pages",
+        "",
+        "Queries and one request alone: Django's test client in process (no concurrency), "
+        "`a / b`: with an empty page cache, then cached (partner detail: the median of five "
+        "partners). Load: gunicorn "
+        f"(`gunicorn.conf.py`, {args.workers} gthread workers x {args.threads} threads, "
+        "production settings) on loopback, locust with "
+        f"{args.users} users (think time 0.5-2 s) for {args.load_seconds} s as `manager` "
+        f"(the three staff pages in turn) and {max(5, args.load_seconds // 2)} s as `partner1`; "
+        "percentiles over the requests after the last login, measured by the client on the "
+        "same 2 cores. Targets at the largest size: p95 under 150 ms, queries constant.",
+        "",
+        "| partners | page | queries | one request ms | requests | failures | p50 ms | p95 ms |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for s in sizes:
+        for page in pages:
+            load = (s.get("load") or {}).get(page)
+            figures = (
+                f"{load['requests']:,} | {load['failures']:,} | {load['p50']:,.0f} | {load['p95']:,.0f}"
+                if load
+                else "- | - | - | -"
+            )
+            queries = _fmt_queries(s["queries_uncached"][page], s["queries"][page])
+            alone = _fmt_ms(s["ms_uncached"][page], s["ms"][page])
+            lines.append(
+                f"| {s['partners']:,} | {labels[page]} | {queries} | {alone} | {figures} |"
+            )
+    lines += ["", "## Revenue import", ""]
+    if imported is None:
+        lines.append("Not measured (`--import-rows 0`).")
+    elif imported.get("rows"):
+        lines += [
+            f"Partner Center file of {args.import_rows:,} lines into the "
+            f"{IMPORT_PARTNERS:,}-partner database, next to a bare `COPY` of the same file "
+            "(`bench.imports.measure`). Target: at least 0.5x the speed of the bare COPY.",
+            "",
+            "| measure | rows | seconds | rows/s | time vs COPY | speed vs COPY |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for row in imported["rows"]:
+            ratio = float(row["ratio"])  # seconds over the bare COPY's seconds
+            lines.append(
+                f"| {row['measure']} | {int(row['rows']):,} | {float(row['seconds']):.2f} "
+                f"| {float(row['rows_per_s']):,.0f} | {ratio:.2f} | {1 / ratio:.2f} |"
+            )
+    else:
+        lines.append(
+            f"Partner Center file of {args.import_rows:,} lines into the "
+            f"{IMPORT_PARTNERS:,}-partner database: see `{today}-import.md` "
+            "(written by `python -m bench.imports` in this run)."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--database-url",
+        default="postgres://postgres@127.0.0.1:5432/portal_bench",
+        help="base URL: the databases are <name>_<size> and <name>_imports_10000, dropped and "
+        "re-created unless --keep (default: %(default)s)",
+    )
+    parser.add_argument("--quick", action="store_true", help="smallest size, 3 runs, short load")
+    parser.add_argument(
+        "--sizes", default=None, help="partners per data set (default: 1000,10000,50000)"
+    )
+    parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--lines-per-month", type=int, default=LINES_PER_MONTH)
+    parser.add_argument(
+        "--runs", type=int, default=None, help="nights per size (default 5; quick 3)"
+    )
+    parser.add_argument("--as-of", default=None, help="seed date (default: today)")
+    parser.add_argument("--keep", action="store_true", help="reuse the seeded databases")
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument(
+        "--load-seconds", type=int, default=None, help="default 30; quick 10; 0: no load"
+    )
+    parser.add_argument(
+        "--warm-up", type=int, default=10, help="seconds for logging in, not measured"
+    )
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--import-rows", type=int, default=None, help="default 1,000,000; quick 100,000; 0: none"
+    )
+    # internal: one database measured in a process of its own
+    parser.add_argument("--measure-one", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--measure-import", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--fresh", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--result-file", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    quick = args.quick
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")] if args.sizes else list(SIZES)
+    args.size_list = [min(sizes)] if quick and not args.sizes else sizes
+    args.runs = args.runs or (3 if quick else 5)
+    if args.load_seconds is None:
+        args.load_seconds = 10 if quick else 30
+    if args.import_rows is None:
+        args.import_rows = 100_000 if quick else 1_000_000
+    return args
+
+
+def _child(args, flag: str, url: str, **extra) -> dict:
+    """Run this module with ``flag`` against ``url`` in a new process."""
+    with tempfile.NamedTemporaryFile(prefix="bench-", suffix=".json", delete=False) as handle:
+        result_file = Path(handle.name)
+    command = [
+        sys.executable, "-m", "bench", flag, "--result-file", str(result_file),
+        "--runs", str(args.runs), "--users", str(args.users),
+        "--load-seconds", str(args.load_seconds), "--warm-up", str(args.warm_up),
+        "--workers", str(args.workers), "--threads", str(args.threads),
+        "--import-rows", str(args.import_rows),
+    ]  # fmt: skip
+    if extra.get("fresh"):
+        command.append("--fresh")
+    try:
+        subprocess.run(command, cwd=ROOT, env=_env(url), check=True)
+        return json.loads(result_file.read_text())
+    finally:
+        result_file.unlink(missing_ok=True)
+
+
+def main() -> None:
+    args = parse_args()
+    if args.measure_one:
+        Path(args.result_file).write_text(json.dumps(measure_one(args)))
+        return
+    if args.measure_import:
+        measure_import(args)
+        return
+
+    started, load1 = time.monotonic(), os.getloadavg()[0]
+    as_of = args.as_of or datetime.date.today().isoformat()  # noqa: DTZ011
+    sizes = []
+    for size in args.size_list:
+        url = _size_url(args.database_url, str(size))
+        seed_s = build(
+            url,
+            partners=size,
+            months=args.months,
+            lines=args.lines_per_month,
+            as_of=as_of,
+            keep=args.keep,
+        )
+        _log(f"measuring {size:,} partners")
+        result = _child(args, "--measure-one", url, fresh=seed_s is not None)
+        result["seed_s"] = seed_s
+        sizes.append(result)
+
+    imported = None
+    if args.import_rows:
+        url = _size_url(args.database_url, f"imports_{IMPORT_PARTNERS}")
+        build(url, partners=IMPORT_PARTNERS, months=1, lines=None, as_of=as_of, keep=args.keep)
+        _log(f"import of {args.import_rows:,} lines")
+        imported = _child(args, "--measure-import", url)
+
+    text = report(args, sizes, imported, started, load1)
     print(text)
-    out = ROOT / "bench" / "results" / f"{datetime.date.today().isoformat()}.md"  # noqa: DTZ011
-    out.write_text(text)
+    # A quick run does not replace the table of a full one.
+    name = datetime.date.today().isoformat() + ("-quick" if args.quick else "")  # noqa: DTZ011
+    out = ROOT / "bench" / "results" / f"{name}.md"
+    out.write_text(text, encoding="utf-8")
     print(f"written to {out.relative_to(ROOT)}")
 
 

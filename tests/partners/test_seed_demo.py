@@ -487,3 +487,54 @@ def test_indexes_and_constraints_survive_the_bulk_load():
     seed(*SMALL)
     assert shape() == before
     assert len(before) >= 4
+
+
+# --- density (benchmarks) -------------------------------------------------------------------
+
+
+def revenue_lines_per_month() -> dict[tuple, list[str]]:
+    lines: dict[tuple, list[str]] = defaultdict(list)
+    for location_id, day, reference in RevenueRecord.objects.values_list(
+        "location_id", "revenue_date", "reference"
+    ):
+        lines[(location_id, day.year, day.month)].append(reference)
+    return lines
+
+
+def test_lines_per_month_gives_every_month_with_sales_that_many_lines():
+    seed(*SMALL, "--seed", "7", "--lines-per-month", "6")
+    months = revenue_lines_per_month()
+    invoices = [sorted(r for r in refs if r.startswith("INV-")) for refs in months.values()]
+    assert all(1 <= len(refs) <= 6 for refs in invoices)
+    # Only months of a few dollars have fewer lines (no more lines than dollars).
+    assert sum(len(refs) == 6 for refs in invoices) > 0.8 * len(invoices)
+    six = next(refs for refs in invoices if len(refs) == 6)
+    assert [ref.rsplit("-", 1)[1] for ref in six] == ["1", "2", "3", "4", "5", "6"]
+    assert all(sum(not r.startswith("INV-") for r in refs) <= 1 for refs in months.values())
+    assert not RevenueRecord.objects.filter(amount=0).exists()
+
+
+def test_lines_per_month_is_deterministic_and_scales_the_rows():
+    seed(*SMALL, "--seed", "7")
+    default_rows = RevenueRecord.objects.count()
+    seed(*SMALL, "--seed", "7", "--lines-per-month", "6", "--reset")
+    first = dump()
+    seed(*SMALL, "--seed", "7", "--lines-per-month", "6", "--reset")
+    assert dump() == first
+    # The same partners, locations and scenarios; only the revenue is denser.
+    seed(*SMALL, "--seed", "7", "--reset")
+    assert dump()["locations"] == first["locations"]
+    assert RevenueRecord.objects.count() == default_rows
+    assert len(first["revenue"]) > 2.5 * default_rows
+
+
+@pytest.mark.parametrize("value", ["0", "51", "x"])
+def test_bad_lines_per_month(value):
+    with pytest.raises(CommandError, match=r"positive number|whole number|between 1 and 50"):
+        seed(*SMALL, "--lines-per-month", value)
+    assert not Partner.objects.exists()
+
+
+def test_help_describes_the_density_option():
+    text = Command().create_parser("manage.py", "seed_demo").format_help()
+    assert "--lines-per-month" in text

@@ -62,7 +62,9 @@ examples:
   manage.py seed_demo                     60 partners, 24 months, as of today
   manage.py seed_demo --reset --seed 2    replace the demo data
   manage.py seed_demo --partners 10000 --as-of 2026-11-27 --reset
-                                          the benchmark data set
+                                          a large data set
+  manage.py seed_demo --partners 50000 --months 36 --lines-per-month 5
+                                          the largest benchmark data set (~10M lines)
 """
 
 
@@ -99,6 +101,16 @@ class Command(BaseCommand):
             help=(
                 "months of revenue up to the day before the as-of date, at most 120 "
                 "(default: %(default)s; the scenarios need 24 to show as designed)"
+            ),
+        )
+        parser.add_argument(
+            "--lines-per-month",
+            type=_positive,
+            default=None,
+            metavar="N",
+            help=(
+                "revenue lines per location in every month with sales, at most 50 "
+                "(default: 1-4 by amount); denser data for benchmarks"
             ),
         )
         parser.add_argument(
@@ -157,6 +169,7 @@ class Command(BaseCommand):
                     as_of=as_of,
                     password=options["password"],
                     progress=progress,
+                    lines_per_month=options["lines_per_month"],
                 )
         except DemoDataExists as exc:
             raise CommandError(
