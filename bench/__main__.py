@@ -249,6 +249,11 @@ def measure_one(args) -> dict:
     result["process_s"], result["peak_mb"] = seconds, peak
     _log(f"night {night} as a process: {seconds:.1f} s, peak RSS {peak:,.0f} MB")
 
+    # What the nightly task does after the run (evaluate_eligibility does not).
+    from compliance.services import statistics_refresh
+
+    statistics_refresh()
+
     # Queries per page, warm, as the staff user and as partner1.
     user_model = get_user_model()
     rng = random.Random(1)

@@ -446,6 +446,16 @@ def _write_current(outputs: list[EvaluationOutput], as_of: datetime.date) -> Non
     )
 
 
+def statistics_refresh() -> None:
+    """Fresh planner statistics for the tables a nightly run grows
+    (PostgreSQL). Each night adds a new ``as_of`` that the statistics do not
+    know yet; without them the current-row lookups of the pages fall back to
+    scanning the whole day instead of probing (partner, as_of)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE compliance_evaluation, compliance_partnercurrent")
+
+
 def bump_version(name: str) -> None:
     """Raise the ``DataVersion`` counter ``name`` (its own short statement:
     call it after the change committed)."""

@@ -47,6 +47,10 @@ def evaluate_all(self, as_of: str | None = None) -> dict:
         services.job_run_finish(run=run, summary=None, error=f"{type(exc).__name__}: {exc}")
         raise
     services.job_run_finish(run=run, summary=summary)
+    try:
+        services.statistics_refresh()
+    except Exception:  # never fails the run
+        logger.exception("refreshing planner statistics failed")
     plan_reminders_after_commit(run_date)  # PRODUCT section 5: reminders follow the run
     transaction.on_commit(_warm_dashboard)  # after the data version has risen
     logger.info("nightly evaluation for %s: %s", run_date, summary.counts())

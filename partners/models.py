@@ -150,6 +150,8 @@ class Partner(models.Model):
         indexes = [
             models.Index(fields=["account_manager", "status"]),
             models.Index(fields=["billing_model", "status"]),
+            # The partner list's default order: a page without sorting them all.
+            models.Index(fields=["name", "partner_id"], name="partner_list_order"),
         ]
 
     def __str__(self) -> str:

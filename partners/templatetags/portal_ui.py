@@ -190,3 +190,15 @@ def person(user) -> str:
     if user is None:
         return DASH
     return user.get_full_name() or user.get_username()
+
+
+@register.filter
+def page_window(page) -> list:
+    """The page numbers to show around ``page``: the first, two either side,
+    the last, ``None`` for a gap - a handful, however many pages there are
+    (looping over every page of 50,000 partners cost more than the rows)."""
+    paginator = page.paginator
+    return [
+        None if n == paginator.ELLIPSIS else n
+        for n in paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
+    ]
