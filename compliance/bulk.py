@@ -144,12 +144,22 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
+def _isoformat(value: Any) -> str:
+    return value.isoformat()
+
+
 def _copy_converter(field: models.Field):
-    """The function writing one value of ``field`` in COPY text format."""
+    """The function writing one value of ``field`` in COPY text format (the
+    cheapest one that is right for the field: this runs for every value)."""
     if isinstance(field, models.JSONField):
         return _json
     if isinstance(field, (models.CharField, models.TextField)) and not field.is_relation:
         return _text
+    if not field.null:
+        if isinstance(field, models.DateField):  # DateTimeField too
+            return _isoformat
+        if isinstance(field, (models.IntegerField, models.DecimalField, models.ForeignKey)):
+            return str
     return _plain
 
 
