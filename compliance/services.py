@@ -49,9 +49,14 @@ logger = logging.getLogger(__name__)
 NIGHTLY_JOB = "evaluate_all"
 UNIQUE = ("subject_type", "subject_id", "policy", "purpose", "as_of")
 OUTCOME_KEY = ("subject_type", "subject_id", "policy", "deadline")
-COMPARED = (
+ROW_FIELDS = (
+    "subject_type",
+    "subject_id",
     "partner",
     "location",
+    "policy",
+    "purpose",
+    "as_of",
     "status",
     "ttm_revenue_usd",
     "threshold_usd",
@@ -63,7 +68,10 @@ COMPARED = (
     "error",
     "explanation",
     "explanation_de",
+    "computed_at",
 )
+#: Compared on a re-run: everything but the key and the time of computing.
+COMPARED = tuple(f for f in ROW_FIELDS if f not in (*UNIQUE, "computed_at"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,29 +353,6 @@ def _decide_deadlines(
     if opened:
         _record_history(FollowUpCase.objects.filter(opened_at=now))
     return [by_key[(k[0], k[1], k[2])] for k in missed_keys]
-
-
-ROW_FIELDS = (
-    "subject_type",
-    "subject_id",
-    "partner",
-    "location",
-    "policy",
-    "purpose",
-    "as_of",
-    "status",
-    "ttm_revenue_usd",
-    "threshold_usd",
-    "shortfall_usd",
-    "requirements",
-    "unmet",
-    "deadline",
-    "days_to_deadline",
-    "error",
-    "explanation",
-    "explanation_de",
-    "computed_at",
-)
 
 
 def _row(output: EvaluationOutput, as_of: datetime.date, now: datetime.datetime) -> tuple:

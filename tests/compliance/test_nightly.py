@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from bench.load import database_url
 from compliance import tasks
 from compliance.models import Evaluation, JobRun, JobState
 from compliance.services import NIGHTLY_JOB, job_run_claim
@@ -87,18 +88,6 @@ def test_beat_schedule_runs_nightly_in_utc():
     assert "compliance.evaluate_all" in celery_app.tasks
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    auth = db.get("USER") or "postgres"
-    if db.get("PASSWORD"):
-        auth += f":{db['PASSWORD']}"
-    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_real_worker_runs_the_nightly_task_end_to_end(tmp_path: Path, monkeypatch):
@@ -107,7 +96,7 @@ def test_real_worker_runs_the_nightly_task_end_to_end(tmp_path: Path, monkeypatc
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portal.settings.test",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(connection.settings_dict),
         "CELERY_BROKER_URL": broker_url,
         "CELERY_FILESYSTEM_DIR": str(tmp_path / "broker"),
         "CELERY_TASK_ALWAYS_EAGER": "false",

@@ -26,6 +26,7 @@ from celery import Celery
 from django.conf import settings
 from django.db import connection
 
+from bench import load
 from compliance.models import DeadlineOutcome, Evaluation, FollowUpCase, JobRun
 from notifications.models import Notification
 from partners import services as ps
@@ -51,15 +52,7 @@ def free_port() -> int:
 
 def database_url() -> str:
     """The test database, for processes started by a test."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    auth = db.get("USER") or "postgres"
-    if db.get("PASSWORD"):
-        auth += f":{db['PASSWORD']}"
-    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
+    return load.database_url(connection.settings_dict)
 
 
 def wait_for(condition: Callable[[], object], *, timeout: float, what: str, logs=()) -> object:

@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 
 from bench.imports import generate
+from bench.load import database_url
 from partners import tasks
 from partners.models import ImportRun, RevenueRecord
 from tests.factories import LocationFactory, StaffUserFactory
@@ -30,18 +31,6 @@ from tests.factories import LocationFactory, StaffUserFactory
 RESELLERS = ("4711001", "4711002", "4711003")
 LINES = 3_000
 WAIT_SECONDS = 120
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    auth = db.get("USER") or "postgres"
-    if db.get("PASSWORD"):
-        auth += f":{db['PASSWORD']}"
-    return (
-        f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-    )
 
 
 def _producer(broker_url: str, broker_dir: Path) -> Celery:
@@ -90,7 +79,7 @@ def test_a_real_worker_previews_and_imports_a_large_upload(
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "import_worker_settings",
         "PYTHONPATH": os.pathsep.join([str(tmp_path), str(settings.BASE_DIR)]),
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(connection.settings_dict),
         "CELERY_BROKER_URL": broker_url,
         "CELERY_FILESYSTEM_DIR": str(broker_dir),
         "CELERY_TASK_ALWAYS_EAGER": "false",

@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection
 
+from bench.load import database_url
 from partners import imports, partner_center
 from partners.imports import ImportReport, import_file, parse_date, parse_decimal
 from partners.management.commands.import_data import Command
@@ -880,7 +881,7 @@ def test_the_command_exits_with_status_1(tmp_path, arguments, message):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portal.settings.test",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(connection.settings_dict),
     }
 
     result = subprocess.run(  # noqa: S603
@@ -907,19 +908,6 @@ def test_the_command_exits_with_status_1(tmp_path, arguments, message):
         assert f"Recorded as import run {run.pk}." in result.stderr
     else:
         assert not ImportRun.objects.exists()  # a missing file is no import
-
-
-def _database_url() -> str:
-    """The test database, for a process started by a test."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    auth = db.get("USER") or "postgres"
-    if db.get("PASSWORD"):
-        auth += f":{db['PASSWORD']}"
-    return (
-        f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-    )
 
 
 # --- Import runs of the command ------------------------------------------------------------
