@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ from .models import (
 
 MICRO = Decimal("0.000001")
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 def missing_rates_message(gaps: list[tuple[str, datetime.date]]) -> str:
@@ -684,10 +686,17 @@ def cached_by_evaluations(key: str, compute: Callable[[], T]) -> T:
     key carries their data version, raised after every run) - at most
     ``EVALUATION_CACHE_SECONDS``, so revenue recorded since shows soon."""
     full_key = f"{key}:v{data_version(EVALUATIONS_VERSION)}"
-    value = cache.get(full_key)
+    try:
+        value = cache.get(full_key)
+    except Exception:  # the cache (Redis) is down: the page still works
+        logger.warning("page cache unavailable; computing %s", key, exc_info=True)
+        return compute()
     if value is None:
         value = compute()
-        cache.set(full_key, value, EVALUATION_CACHE_SECONDS)
+        try:
+            cache.set(full_key, value, EVALUATION_CACHE_SECONDS)
+        except Exception:
+            logger.warning("page cache unavailable; %s not stored", key, exc_info=True)
     return value
 
 

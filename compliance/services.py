@@ -465,13 +465,6 @@ def evaluation_run(
     pks = set(partner_pks) if partner_pks is not None else None
     summary = RunSummary(as_of=as_of)
     with transaction.atomic():
-        if save and connection.vendor == "postgresql":
-            # Do not wait for the WAL flush of ~100,000 rows at commit: a
-            # crash in the next fraction of a second loses at most this run,
-            # which is idempotent and whose JobRun (a later, synchronous
-            # commit) then never says it succeeded.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
         policies = selectors.policies_in_force(as_of)
         facts = _Facts(pks)
         compliance_subjects, readiness_subjects = _subjects(facts, policies)

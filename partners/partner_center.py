@@ -1133,9 +1133,11 @@ class PostgresSink:
                 "  SELECT location_id, revenue_date, amount, currency_id, %(source)s, reference,"
                 "  customer, %(now)s FROM matched WHERE stored IS NULL"
                 "  ORDER BY location_id, reference"
+                # An import running at the same time stored some of them
+                # first: theirs stand (the same lines), ours are unchanged.
+                "  ON CONFLICT (location_id, source, reference) DO NOTHING RETURNING 1"
                 ")"
-                " SELECT count(*) FILTER (WHERE stored IS NULL),"
-                " (SELECT count(*) FROM changed) FROM matched",
+                " SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM changed)",
                 params,
             )
             created, updated = cursor.fetchone()
@@ -1143,8 +1145,23 @@ class PostgresSink:
         report.unchanged = self.rows - created - updated
 
     def close(self) -> None:
+        if _transaction_failed():
+            # The rollback that follows drops the staging table with the
+            # rest; a statement now would only hide the error that failed it.
+            return
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")
+
+
+def _transaction_failed() -> bool:
+    """True while PostgreSQL refuses statements until a rollback."""
+    import psycopg2.extensions
+
+    raw = connection.connection
+    return (
+        raw is not None
+        and raw.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_INERROR
+    )
 
 
 def _distinct(stored: str, new: str) -> str:

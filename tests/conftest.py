@@ -29,7 +29,19 @@ def reference_data():
 
     from django.apps import apps
 
-    importlib.import_module("partners.migrations.0002_reference_data").load(apps, None)
+    reference = importlib.import_module("partners.migrations.0002_reference_data")
+    reference.load(apps, None)
+    reference.create_groups(apps, None)
     importlib.import_module("compliance.migrations.0002_programme_policies").create_policies(
         apps, None
     )
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_after_a_flush(request):
+    """A transactional test empties every table when it ends, the data of the
+    migrations too: each one starts with them back."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction"):
+        request.getfixturevalue("transactional_db")
+        request.getfixturevalue("reference_data")

@@ -90,7 +90,7 @@ def test_beat_schedule_runs_nightly_in_utc():
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_real_worker_runs_the_nightly_task_end_to_end(tmp_path: Path, monkeypatch):
+def test_real_worker_runs_the_nightly_task_end_to_end(tmp_path: Path, monkeypatch, reference_data):
     _reseller()
     broker_url = os.environ.get("CELERY_BROKER_URL", "filesystem://")
     env = {

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, connection
+from django.db import connection
 
 from bench.load import database_url
 from partners import imports, partner_center
@@ -716,14 +716,16 @@ def test_a_database_error_while_writing_rolls_everything_back(manager, monkeypat
     before = snapshot()
 
     def fail(*args, **kwargs):
-        RevenueRecord.objects.create(
-            location=Location.objects.first(),
-            revenue_date=datetime.date(2024, 1, 1),
-            amount=1,
-            currency_id="EUR",
-            reference="X",
-        )
-        raise IntegrityError("duplicate key")
+        # A real unique violation: on PostgreSQL it aborts the transaction,
+        # and cleaning up after it must not hide the error.
+        for _ in range(2):
+            RevenueRecord.objects.create(
+                location=Location.objects.first(),
+                revenue_date=datetime.date(2024, 1, 1),
+                amount=1,
+                currency_id="EUR",
+                reference="X",
+            )
 
     monkeypatch.setattr(imports.RevenueSpec, "write", fail)
     monkeypatch.setattr(partner_center.PostgresSink, "write", fail)  # the PostgreSQL path
@@ -1126,3 +1128,41 @@ def test_an_onboarding_date_in_the_future_is_refused():
         (3, "onboarded_on", f"'{tomorrow.isoformat()}' is in the future"),
     ]
     assert not Location.objects.filter(location_id__in=["7100001", "7100002"]).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: row locks")
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_of_the_same_lines_at_once_both_succeed(reference_data, manager):
+    """Two staff import overlapping revenue at the same moment: the second
+    waits for the first and finds its lines stored (unchanged), instead of
+    failing on the unique key."""
+    import threading
+
+    run("partners", "partners.csv")
+    run("locations", "locations.csv")
+    data = (FIXTURES / "revenue.csv").read_bytes()
+    barrier = threading.Barrier(2)
+    reports: list = []
+    errors: list = []
+
+    def one():
+        try:
+            barrier.wait()
+            reports.append(import_file(kind="revenue", source=data))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert all(r.ok for r in reports), [[str(e) for e in r.errors] for r in reports]
+    assert sorted(r.created for r in reports)[0] + sorted(r.created for r in reports)[1] == (
+        RevenueRecord.objects.count()
+    )
+    assert sum(r.created + r.unchanged for r in reports) == 2 * reports[0].rows
