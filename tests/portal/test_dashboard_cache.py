@@ -76,3 +76,22 @@ def test_the_nightly_task_leaves_the_dashboard_warm(
     client.force_login(staff)
     _response, queries = _queries(client, reverse("dashboard"))
     assert queries <= 4  # session, user, data version (+ session save): no aggregates
+
+
+def test_with_the_cache_server_down_the_dashboard_still_answers(client, staff, evaluated, settings):
+    import socket
+
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    client.force_login(staff)
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 200
+    assert response.context["summary"].partner_count == 2
