@@ -3,7 +3,6 @@
 must store exactly the same rows, and two runs of one day must not clash."""
 
 import datetime
-import threading
 from decimal import Decimal
 
 import pytest
@@ -16,6 +15,7 @@ from compliance.services import ROW_FIELDS, evaluation_run
 from partners import services as ps
 from partners.models import Partner
 from tests.compliance.test_engine import _bulk_partners
+from tests.concurrency import race
 
 D = datetime.date
 DAY = D(2025, 3, 3)
@@ -91,25 +91,7 @@ def test_copy_escapes_text_and_json():
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_of_a_new_day_at_once_do_not_clash(reference_data):
     _data(30)
-    barrier = threading.Barrier(2)
-    results: list = []
-    errors: list = []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(evaluation_run(as_of=DAY).rows_written)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
+    results = race(2, lambda: evaluation_run(as_of=DAY).rows_written)
     total = Evaluation.objects.filter(as_of=DAY).count()
     # The first writes every row (COPY); the second waits, then finds them.
     assert sorted(results) == [0, total]

@@ -11,7 +11,6 @@ does nothing) is ``tests/compliance/test_nightly.py``.
 from __future__ import annotations
 
 import re
-import threading
 import time
 
 import pytest
@@ -22,6 +21,7 @@ from compliance.models import JobRun, JobState
 from compliance.services import NIGHTLY_JOB
 from notifications.models import OPEN_STATUSES, Notification
 from portal.celery import app as celery_app
+from tests.concurrency import race
 
 from .conftest import NIGHT, night_rows, one_night_of_data, recipients, wait_for
 from .test_broker_down import EXPECTED_RECIPIENTS
@@ -61,25 +61,7 @@ def test_concurrent_triggers_for_one_date_run_once_on_postgres(policies, monkeyp
 
     monkeypatch.setattr(tasks.services, "evaluation_run", slow_run)
     task = celery_app.tasks["compliance.evaluate_all"]  # not the per-thread proxy
-    barrier = threading.Barrier(4)
-    results: list = []
-    errors: list = []
-
-    def trigger() -> None:
-        try:
-            barrier.wait()
-            results.append(task.apply(kwargs={"as_of": NIGHT.isoformat()}).get())
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=trigger) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
+    results = race(4, lambda: task.apply(kwargs={"as_of": NIGHT.isoformat()}).get())
     assert sorted(r["skipped"] for r in results) == [False, True, True, True]
     run = JobRun.objects.get(job=NIGHTLY_JOB, run_date=NIGHT)
     assert run.state == JobState.SUCCEEDED and run.attempts == 1

@@ -4,7 +4,6 @@ recorded."""
 
 import datetime
 import smtplib
-import threading
 import time
 from decimal import Decimal
 from importlib import import_module
@@ -21,6 +20,7 @@ from notifications import services, tasks
 from notifications.models import Notification, NotificationStatus
 from notifications.services import notification_deliver, reminders_plan, retry_delay
 from partners import services as ps
+from tests.concurrency import race
 from tests.factories import StaffUserFactory
 
 from .conftest import DEADLINE, direct_partner
@@ -115,30 +115,6 @@ def _slow_locmem(monkeypatch, seconds: float = 0.5):
     monkeypatch.setattr(LocmemBackend, "send_messages", slow)
 
 
-def _race(count: int, target) -> list:
-    """Run ``target`` in ``count`` threads released at the same moment."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-    errors: list = []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = target()
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return results
-
-
 @pytest.mark.postgres
 @postgres_only
 @pytest.mark.django_db(transaction=True)
@@ -151,7 +127,7 @@ def test_two_workers_racing_deliver_one_email(
     (pk,) = reminders_plan(as_of=AT_45).enqueued
     _slow_locmem(monkeypatch)
 
-    results = _race(2, lambda: notification_deliver(notification_id=pk).status)
+    results = race(2, lambda: notification_deliver(notification_id=pk).status)
     assert sorted(results) == ["sent", "sent"]  # the second found it sent
     assert len(mail.outbox) == 1
     row = Notification.objects.get(pk=pk)
@@ -169,7 +145,7 @@ def test_two_planners_racing_plan_once(require_postgres, seeded_policies, manage
     # per thread, so a task proxy may resolve differently in the threads.
     monkeypatch.setattr(services, "deliveries_enqueue", enqueued.extend)
 
-    summaries = _race(3, lambda: reminders_plan(as_of=AT_45))
+    summaries = race(3, lambda: reminders_plan(as_of=AT_45))
     assert sorted(len(s.enqueued) for s in summaries) == [0, 0, 1]
     assert Notification.objects.count() == 2  # the 60-day reminder and the skipped 90
     assert len(enqueued) == 1
