@@ -20,3 +20,6 @@ accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn 27 opens a control socket in ~/.gunicorn/ by default, shared by
+# every server of that user on the host; we do not use gunicornc.
+control_socket_disable = os.environ.get("GUNICORN_CONTROL_SOCKET", "off") != "on"
