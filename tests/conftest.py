@@ -1,6 +1,8 @@
 import pytest
 from django.db import connection
 
+from tests.reference import restore_reference_data
+
 
 @pytest.fixture
 def on_postgres() -> bool:
@@ -22,19 +24,8 @@ def _empty_cache():
 
 @pytest.fixture
 def reference_data():
-    """Currencies, designations and the programme policies, as the data
-    migrations load them - again, for transactional tests that run after
-    another one emptied every table."""
-    import importlib
-
-    from django.apps import apps
-
-    reference = importlib.import_module("partners.migrations.0002_reference_data")
-    reference.load(apps, None)
-    reference.create_groups(apps, None)
-    importlib.import_module("compliance.migrations.0002_programme_policies").create_policies(
-        apps, None
-    )
+    """The data migrations' rows again (see tests.reference)."""
+    restore_reference_data()
 
 
 @pytest.fixture(autouse=True)

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from importlib import import_module
 from pathlib import Path
 
 import pytest
+
+from tests.reference import restore_reference_data
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -118,29 +119,6 @@ def screenshot():
         return path
 
     return take
-
-
-def restore_reference_data() -> None:
-    """What the data migrations create, with the real models (idempotent)."""
-    from django.apps import apps
-    from django.contrib.auth.models import Group, Permission
-
-    reference = import_module("partners.migrations.0002_reference_data")
-    reference.load(apps, None)  # currencies and designations
-    for name, spec in reference.GROUPS.items():
-        group, _created = Group.objects.get_or_create(name=name)
-        codenames = [
-            f"{action}_{model}"
-            for models in spec.values()
-            for model, actions in models.items()
-            for action in actions
-        ]
-        group.permissions.add(
-            *Permission.objects.filter(
-                content_type__app_label__in=list(spec), codename__in=codenames
-            )
-        )
-    import_module("compliance.migrations.0002_programme_policies").create_policies(apps, None)
 
 
 @pytest.fixture

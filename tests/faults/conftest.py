@@ -17,7 +17,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -33,6 +32,7 @@ from partners import services as ps
 from partners.models import BillingModel, PlanType
 from tests.factories import StaffUserFactory
 from tests.notifications.conftest import SmtpHandler, direct_partner
+from tests.reference import restore_reference_data
 
 D = datetime.date
 #: The night of the fault tests. Partner 1000001's deadline (2022-09-01)
@@ -82,11 +82,9 @@ def _portal_is_the_current_celery_app():
 
 
 def seed_policies() -> None:
-    """The programme policies come from a data migration; a transactional
-    test empties every table when it ends, so put them back (idempotent)."""
-    from django.apps import apps
-
-    import_module("compliance.migrations.0002_programme_policies").create_policies(apps, None)
+    """A transactional test empties every table when it ends: put the data
+    migrations' rows back (idempotent)."""
+    restore_reference_data()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from django.db import connection
 
 from bench import load
 from partners.models import ImportRun, RevenueRecord
-from tests.browser.conftest import restore_reference_data
+from tests.reference import restore_reference_data
 
 pytestmark = [pytest.mark.slow]
 

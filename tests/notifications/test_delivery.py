@@ -6,7 +6,6 @@ import datetime
 import smtplib
 import time
 from decimal import Decimal
-from importlib import import_module
 
 import pytest
 from django.core import mail
@@ -22,6 +21,7 @@ from notifications.services import notification_deliver, reminders_plan, retry_d
 from partners import services as ps
 from tests.concurrency import race
 from tests.factories import StaffUserFactory
+from tests.reference import restore_reference_data
 
 from .conftest import DEADLINE, direct_partner
 
@@ -76,17 +76,11 @@ def test_database_constraint_refuses_a_second_row_for_the_same_reminder(planned)
         )  # fmt: skip
 
 
-def _seed_policies() -> None:
-    from django.apps import apps
-
-    import_module("compliance.migrations.0002_programme_policies").create_policies(apps, None)
-
-
 @pytest.fixture
 def seeded_policies():
     """A transactional test empties every table when it ends, the policies
     seeded by the data migration included: put them back (idempotent) ..."""
-    _seed_policies()
+    restore_reference_data()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -94,7 +88,7 @@ def _policies_back_after_this_module(django_db_blocker):
     """... and leave them in place for the tests that run after this module."""
     yield
     with django_db_blocker.unblock():
-        _seed_policies()
+        restore_reference_data()
 
 
 #: Skipped before any database set-up, so that SQLite runs do not pay for
