@@ -52,7 +52,6 @@ from .models import (
     FollowUpCase,
     JobRun,
     OutcomeResult,
-    PartnerCurrent,
     Policy,
     PolicyRequirement,
     Purpose,
@@ -409,25 +408,6 @@ def worst_status(statuses: Iterable[str]) -> str | None:
     return STATUS_BY_DISPLAY_RANK[max(ranked)] if ranked else None
 
 
-def latest_evaluation_dates(partners: QuerySet[Partner]) -> dict[int, datetime.date]:
-    """partner pk -> the date of the partner's latest evaluation run. A run
-    evaluates every subject and policy of a partner, so the rows of that date
-    are the partner's current state (also right after a single partner was
-    re-evaluated during the day). Kept per partner in ``PartnerCurrent``."""
-    rows = PartnerCurrent.objects.filter(partner__in=partners.order_by().values("pk"))
-    return dict(rows.values_list("partner_id", "evaluated_on"))
-
-
-def _at_latest(dates: dict[int, datetime.date]) -> Q:
-    by_day: dict[datetime.date, list[int]] = defaultdict(list)
-    for partner_pk, day in dates.items():
-        by_day[day].append(partner_pk)
-    condition = Q()
-    for day, partner_pks in sorted(by_day.items()):
-        condition |= Q(as_of=day, partner_id__in=sorted(partner_pks))
-    return condition
-
-
 def current_evaluations(
     partners: QuerySet[Partner], *, purpose: str | None = Purpose.COMPLIANCE
 ) -> QuerySet[Evaluation]:
@@ -441,10 +421,10 @@ def current_evaluations(
 
 
 def latest_evaluations(
-    partners: QuerySet[Partner], *, purpose: str = Purpose.COMPLIANCE
+    partners: QuerySet[Partner], *, purpose: str | None = Purpose.COMPLIANCE
 ) -> QuerySet[Evaluation]:
-    """The current evaluations (latest run of each partner) of ``partners``;
-    one query."""
+    """The current evaluations (latest run of each partner) of ``partners``,
+    in display order (``purpose`` None: both purposes); one query."""
     return (
         current_evaluations(partners, purpose=purpose)
         .select_related("policy", "location")
@@ -517,18 +497,10 @@ class PartnerState:
 
 
 def partner_states(partners: QuerySet[Partner]) -> dict[int, PartnerState]:
-    """partner pk -> its current evaluations (both purposes); two queries."""
-    dates = latest_evaluation_dates(partners)
-    if not dates:
-        return {}
-    states: dict[int, PartnerState] = {pk: PartnerState() for pk in dates}
-    rows = (
-        Evaluation.objects.filter(_at_latest(dates))
-        .select_related("policy", "location")
-        .order_by("policy__effective_from", "policy__code", "subject_type", "subject_id")
-    )
-    for evaluation in rows:
-        state = states[evaluation.partner_id]
+    """partner pk -> its current evaluations (both purposes); one query."""
+    states: dict[int, PartnerState] = {}
+    for evaluation in latest_evaluations(partners, purpose=None):
+        state = states.setdefault(evaluation.partner_id, PartnerState())
         if evaluation.purpose == Purpose.COMPLIANCE:
             state.evaluations.append(evaluation)
         else:

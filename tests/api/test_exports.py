@@ -219,11 +219,11 @@ def test_the_partner_list_links_the_xlsx_export(staff_client, own_partner):
 
 # --- bounded queries -----------------------------------------------------------------
 
-# session + user, then the rows; partners add two queries per 2,000 rows for
+# session + user, then the rows; partners add one query per 2,000 rows for
 # their states; the current evaluations are one join (no separate query).
 EXPORT_BUDGETS = {
-    "/exports/partners.csv": 5,
-    "/exports/partners.xlsx": 5,
+    "/exports/partners.csv": 4,
+    "/exports/partners.xlsx": 4,
     "/exports/evaluations.csv": 3,
     "/exports/evaluations.xlsx": 3,
     "/exports/revenue.csv": 3,
