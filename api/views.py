@@ -7,6 +7,9 @@ something of their own that only staff may change gets a 403.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -42,6 +45,15 @@ def as_drf_error(error: DjangoValidationError) -> ValidationError:
     return ValidationError(detail)
 
 
+@contextmanager
+def service_errors() -> Iterator[None]:
+    """A service's ``ValidationError`` becomes DRF's 400, field by field."""
+    try:
+        yield
+    except DjangoValidationError as error:
+        raise as_drf_error(error) from error
+
+
 class ApiViewSet(viewsets.GenericViewSet):
     permission_classes = [StaffWritesOnly]
     #: actions a partner user may run on an object of their own partner
@@ -65,12 +77,10 @@ class PartnerViewSet(
         return selectors.api_partners_for_user(self.request.user)
 
     def perform_create(self, serializer):
-        try:
+        with service_errors():
             serializer.instance = partner_services.partner_create(
                 **serializer.validated_data, user=self.request.user
             )
-        except DjangoValidationError as error:
-            raise as_drf_error(error) from error
 
 
 @extend_schema_view(
@@ -90,12 +100,10 @@ class LocationViewSet(
         return selectors.locations_for_user(self.request.user)
 
     def perform_create(self, serializer):
-        try:
+        with service_errors():
             serializer.instance = partner_services.location_create(
                 **serializer.validated_data, user=self.request.user
             )
-        except DjangoValidationError as error:
-            raise as_drf_error(error) from error
 
 
 @extend_schema_view(
@@ -121,12 +129,10 @@ class ContactViewSet(
         return selectors.contacts_for_user(self.request.user)
 
     def perform_create(self, serializer):
-        try:
+        with service_errors():
             serializer.instance = partner_services.contact_create(
                 **serializer.validated_data, user=self.request.user
             )
-        except DjangoValidationError as error:
-            raise as_drf_error(error) from error
 
     def perform_update(self, serializer):
         contact = serializer.instance
@@ -140,12 +146,10 @@ class ContactViewSet(
         values["email"] = values["email"].strip().lower()  # as the service stores it
         if all(getattr(contact, name) == value for name, value in values.items()):
             return  # nothing to change: no write, no history row
-        try:
+        with service_errors():
             serializer.instance = partner_services.contact_update(
                 contact=contact, **values, user=self.request.user
             )
-        except DjangoValidationError as error:
-            raise as_drf_error(error) from error
 
 
 @extend_schema_view(
@@ -166,12 +170,10 @@ class SupportContractViewSet(
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         currency = data.pop("currency", None)
-        try:
+        with service_errors():
             serializer.instance = partner_services.support_contract_create(
                 **data, currency=currency.code if currency else None, user=self.request.user
             )
-        except DjangoValidationError as error:
-            raise as_drf_error(error) from error
 
 
 @extend_schema_view(
@@ -323,14 +325,12 @@ class FollowUpCaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiV
         case = self.get_object()
         move = s.CaseMoveSerializer(data=request.data)
         move.is_valid(raise_exception=True)
-        try:
+        with service_errors():
             followup_case_move(
                 case=case,
                 state=move.validated_data["state"],
                 notes=move.validated_data["notes"],
                 user=request.user,
             )
-        except DjangoValidationError as error:
-            raise as_drf_error(error) from error
         case = self.get_queryset().get(pk=case.pk)
         return Response(s.FollowUpCaseSerializer(case, context=self.get_serializer_context()).data)
