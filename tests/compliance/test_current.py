@@ -3,16 +3,14 @@ compliance status of that run - what lists and dashboards join instead of
 searching the evaluation history."""
 
 import datetime
-from decimal import Decimal
 
 import pytest
 
 from compliance.models import Evaluation, PartnerCurrent, Purpose
 from compliance.selectors import DISPLAY_RANKS, current_evaluations, partners_with_worst_status
 from compliance.services import evaluation_run
-from partners import services as ps
 from partners.models import Partner
-from tests.compliance.test_engine import _bulk_partners
+from tests.compliance.test_write_path import evaluation_data
 
 D = datetime.date
 DAY = D(2025, 3, 3)
@@ -33,9 +31,7 @@ def _expected(as_of: datetime.date) -> dict[int, int | None]:
 
 @pytest.fixture
 def portfolio():
-    for m in range(1, 12):  # no EUR rate for December 2024: errors as well
-        ps.exchange_rate_set(currency="EUR", month=D(2024, m, 1), usd_per_unit=Decimal("1.1"))
-    _bulk_partners(25, 5_000_000)
+    evaluation_data(25)  # a mix of statuses, errors (no EUR rate for December) too
 
 
 def test_every_evaluated_partner_points_at_the_run_with_its_worst_status(portfolio):

@@ -26,7 +26,9 @@ postgres_only = pytest.mark.skipif(
 )
 
 
-def _data(n: int = 40) -> None:
+def evaluation_data(n: int = 40) -> None:
+    """``n`` partners (every fifth direct-bill) with a location and revenue in
+    USD and EUR."""
     for m in range(1, 12):  # December's EUR rate missing: some errors too
         ps.exchange_rate_set(currency="EUR", month=D(2024, m, 1), usd_per_unit=Decimal("1.1"))
     _bulk_partners(n, 4_000_000)
@@ -38,7 +40,7 @@ def _rows(as_of: datetime.date) -> list[tuple]:
 
 @pytest.mark.django_db
 def test_a_rerun_of_the_day_writes_nothing_and_keeps_the_rows():
-    _data()
+    evaluation_data()
     first = evaluation_run(as_of=DAY)
     stored = _rows(DAY)
     assert first.rows_written == len(first.outputs) == len(stored) > 40
@@ -50,7 +52,7 @@ def test_a_rerun_of_the_day_writes_nothing_and_keeps_the_rows():
 @postgres_only
 @pytest.mark.django_db
 def test_copy_and_upsert_store_the_same_rows():
-    _data()
+    evaluation_data()
     evaluation_run(as_of=DAY)  # a new day: COPY
     copied = _rows(DAY)
     assert any(row[COMPARED.index("status")] == "error" for row in copied)
@@ -90,7 +92,7 @@ def test_copy_escapes_text_and_json():
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_of_a_new_day_at_once_do_not_clash(reference_data):
-    _data(30)
+    evaluation_data(30)
     results = race(2, lambda: evaluation_run(as_of=DAY).rows_written)
     total = Evaluation.objects.filter(as_of=DAY).count()
     # The first writes every row (COPY); the second waits, then finds them.
