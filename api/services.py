@@ -38,6 +38,8 @@ class BulkResult:
     created: int
     updated: int
     unchanged: int
+    #: partners whose revenue changed (the caller re-evaluates them)
+    partner_pks: frozenset[int] = frozenset()
 
 
 @transaction.atomic
@@ -49,7 +51,8 @@ def revenue_bulk_upsert(
     currency or customer differ is updated, the rest is left alone, so
     posting the same lines twice changes nothing. The caller has validated
     every line (all or nothing); keys must be unique within ``lines``.
-    Changed partners are re-evaluated after the commit."""
+    ``partner_pks`` of the result are the partners whose revenue changed;
+    the caller re-evaluates them after the commit."""
     now = timezone.now()
     existing = {
         (record.location_id, record.reference): record
@@ -94,13 +97,9 @@ def revenue_bulk_upsert(
             batch_size=500,
             **history,
         )
-    if touched:
-        partner_pks = sorted(touched)
-        transaction.on_commit(lambda: _reevaluate(partner_pks), robust=True)
-    return BulkResult(created=len(new), updated=len(changed), unchanged=unchanged)
-
-
-def _reevaluate(partner_pks: list[int]) -> None:
-    from compliance.tasks import evaluate_partners
-
-    evaluate_partners.delay(partner_pks)
+    return BulkResult(
+        created=len(new),
+        updated=len(changed),
+        unchanged=unchanged,
+        partner_pks=frozenset(touched),
+    )

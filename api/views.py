@@ -19,7 +19,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from compliance.services import followup_case_move
+from compliance.services import followup_case_move, partners_reevaluate
 from partners import services as partner_services
 from partners.models import Currency
 
@@ -81,6 +81,7 @@ class PartnerViewSet(
             serializer.instance = partner_services.partner_create(
                 **serializer.validated_data, user=self.request.user
             )
+        partners_reevaluate(partner_pks={serializer.instance.pk})
 
 
 @extend_schema_view(
@@ -104,6 +105,7 @@ class LocationViewSet(
             serializer.instance = partner_services.location_create(
                 **serializer.validated_data, user=self.request.user
             )
+        partners_reevaluate(partner_pks={serializer.instance.partner_id})
 
 
 @extend_schema_view(
@@ -174,6 +176,7 @@ class SupportContractViewSet(
             serializer.instance = partner_services.support_contract_create(
                 **data, currency=currency.code if currency else None, user=self.request.user
             )
+        partners_reevaluate(partner_pks={serializer.instance.partner_id})
 
 
 @extend_schema_view(
@@ -217,6 +220,7 @@ class RevenueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
                 {"detail": "A concurrent request stored some of these lines; send them again."},
                 status=status.HTTP_409_CONFLICT,
             )
+        partners_reevaluate(partner_pks=result.partner_pks)
         return Response(s.BulkResultSerializer(result).data)
 
     def _parse_lines(self, data) -> tuple[list[RevenueLine], list[dict]]:
@@ -332,5 +336,6 @@ class FollowUpCaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiV
                 notes=move.validated_data["notes"],
                 user=request.user,
             )
+        partners_reevaluate(partner_pks={case.partner_id})
         case = self.get_queryset().get(pk=case.pk)
         return Response(s.FollowUpCaseSerializer(case, context=self.get_serializer_context()).data)

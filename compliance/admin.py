@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from portal.admin import AuditedAdmin, admin_change_link, format_money
 
+from . import services
 from .models import (
     CaseState,
     DeadlineOutcome,
@@ -26,6 +27,49 @@ from .models import (
     PolicyRequirement,
     RequirementCode,
 )
+
+# --- Re-evaluation after admin saves ---------------------------------------------
+
+
+class ReevaluatingAdmin(admin.ModelAdmin):
+    """Admin pages whose saves and deletes change what an evaluation finds:
+    after the change commits, the partners it touched are re-evaluated for
+    today through the one re-evaluation service (``partners_reevaluate``),
+    like every other write path. Subclasses say which partners a set of
+    objects touches (``None``: all of them, e.g. a policy)."""
+
+    def reevaluation_partner_pks(self, objs) -> set[int] | None:
+        raise NotImplementedError
+
+    def _reevaluate_on_commit(self, objs) -> None:
+        pks = self.reevaluation_partner_pks(objs)
+
+        def run() -> None:
+            if pks is None:
+                from .tasks import evaluate_partners
+
+                evaluate_partners.delay(None)  # every partner: in the worker
+            else:
+                services.partners_reevaluate(partner_pks=pks)
+
+        transaction.on_commit(run, robust=True)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        self._reevaluate_on_commit([obj])
+
+    def delete_model(self, request, obj):
+        self._reevaluate_on_commit([obj])  # before the row (and its relations) is gone
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        self._reevaluate_on_commit(list(queryset))
+        super().delete_queryset(request, queryset)
+
+
+class ReevaluatingAuditedAdmin(ReevaluatingAdmin, AuditedAdmin):
+    pass
+
 
 # --- Policies -------------------------------------------------------------------
 
@@ -66,7 +110,7 @@ class PolicyRequirementInline(admin.TabularInline):
 
 
 @admin.register(Policy)
-class PolicyAdmin(AuditedAdmin):
+class PolicyAdmin(ReevaluatingAuditedAdmin):
     list_display = (
         "code",
         "name",
@@ -95,6 +139,9 @@ class PolicyAdmin(AuditedAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("requirements")
 
+    def reevaluation_partner_pks(self, objs) -> None:
+        return None  # a policy concerns every partner
+
     @admin.display(description=_("in force today"), boolean=True)
     def in_force_today(self, obj):
         return obj.in_force_on(timezone.localdate())
@@ -111,13 +158,16 @@ class PolicyAdmin(AuditedAdmin):
 
 
 @admin.register(PolicyRequirement)
-class PolicyRequirementAdmin(AuditedAdmin):
+class PolicyRequirementAdmin(ReevaluatingAuditedAdmin):
     list_display = ("policy_link", "code", "threshold_display", "qualifying_plan_types")
     list_filter = ("code", "policy")
     list_select_related = ("policy",)
     search_fields = ("policy__code", "policy__name")
     autocomplete_fields = ("policy",)
     ordering = ("policy__effective_from", "policy__code", "code")
+
+    def reevaluation_partner_pks(self, objs) -> None:
+        return None  # a policy concerns every partner
 
     @admin.display(description=_("policy"), ordering="policy__code")
     def policy_link(self, obj):
@@ -240,14 +290,17 @@ class DeadlineOutcomeAdmin(AuditedAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        from . import services
-
         try:
             services.outcome_override(
                 outcome=obj, user=request.user, reason=form.cleaned_data["override_reason"]
             )
         except ValidationError as exc:
             self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+        else:
+            partner_pk = obj.partner_id
+            transaction.on_commit(
+                lambda: services.partners_reevaluate(partner_pks={partner_pk}), robust=True
+            )
 
     @admin.display(description=_("partner"), ordering="partner__name")
     def partner_link(self, obj):
@@ -294,15 +347,17 @@ class FollowUpCaseAdmin(AuditedAdmin):
         return obj.outcome.deadline
 
     def _move(self, request, queryset, state):
-        from . import services
-
         moved = 0
+        partner_pks: set[int] = set()
         for case in queryset:
             try:
                 services.followup_case_move(case=case, state=state, user=request.user)
                 moved += 1
+                partner_pks.add(case.partner_id)
             except ValidationError as exc:
                 self.message_user(request, f"{case}: {'; '.join(exc.messages)}", messages.ERROR)
+        if partner_pks:
+            services.partners_reevaluate(partner_pks=partner_pks)
         if moved:
             self.message_user(
                 request,

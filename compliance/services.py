@@ -458,10 +458,13 @@ def evaluation_run(
     as_of: datetime.date,
     partner_pks: Iterable[int] | None = None,
     save: bool = True,
+    decide: bool = True,
 ) -> RunSummary:
     """Evaluate every applicable (subject, policy) on ``as_of``; with
-    ``save`` also decide deadlines, open cases and upsert the evaluations,
-    all in one transaction."""
+    ``save`` also upsert the evaluations and, with ``decide`` (a *full*
+    evaluation: the nightly run, ``evaluate_eligibility``), decide deadlines
+    and open cases, all in one transaction. Writes use
+    :func:`partners_reevaluate` instead (``decide=False``, PRODUCT 4.6)."""
     pks = set(partner_pks) if partner_pks is not None else None
     summary = RunSummary(as_of=as_of)
     with transaction.atomic():
@@ -471,7 +474,7 @@ def evaluation_run(
         totals = selectors.revenue_totals(rules.ttm_window(as_of), pks)
         unresolved = selectors.unresolved_missed_deadlines(pks)
         results = _evaluate_all(facts, compliance_subjects, as_of, totals, unresolved)
-        if save:
+        if save and decide:
             newly_missed = _decide_deadlines(facts, compliance_subjects, results, as_of, summary)
             if newly_missed:
                 for subject in newly_missed:
@@ -500,6 +503,62 @@ def evaluation_run(
             _write_current(summary.outputs, as_of)
             transaction.on_commit(lambda: bump_version(EVALUATIONS_VERSION))
     return summary
+
+
+@dataclass
+class Reevaluation:
+    """What :func:`partners_reevaluate` did: how many partners, for which
+    day, and the error if it failed (the write it follows stays saved)."""
+
+    as_of: datetime.date
+    partners: int = 0
+    evaluated: int = 0
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    def __str__(self) -> str:
+        if self.error:
+            return f"re-evaluation failed ({self.error}); the nightly run will do it"
+        noun = "partner" if self.partners == 1 else "partners"
+        return f"re-evaluated {self.partners} {noun} for {self.as_of.isoformat()}"
+
+
+def partners_reevaluate(
+    *, partner_pks: Iterable[int], when: datetime.date | None = None
+) -> Reevaluation:
+    """The one way a write asks for re-evaluation (form, API, admin, every
+    import kind): evaluate the partners it touched as of ``when`` (today in
+    the configured time zone) in one set-based run and store the result, so
+    that pages, API and reminders show figures as new as the data.
+
+    It refreshes the day's figures but decides no deadline and opens no case
+    (PRODUCT 4.6, docs/decisions/0006): a portfolio loaded in order, revenue
+    last, must never record "missed" for a deadline whose revenue is not
+    imported yet. The nightly run decides from the full data.
+
+    Call it after the write committed. It never raises: a failure is logged
+    and returned, and the write it follows is kept (the nightly run catches
+    up)."""
+    pks = set(partner_pks)
+    result = Reevaluation(as_of=when or timezone.localdate(), partners=len(pks))
+    if not pks:
+        return result
+    try:
+        summary = evaluation_run(as_of=result.as_of, partner_pks=pks, decide=False)
+    except Exception as exc:
+        logger.exception("re-evaluation of %d partner(s) for %s failed", len(pks), result.as_of)
+        result.error = f"{type(exc).__name__}: {exc}"
+        return result
+    result.evaluated = summary.counts()["evaluated"]
+    return result
+
+
+def partners_reevaluate_all(*, when: datetime.date | None = None) -> Reevaluation:
+    """:func:`partners_reevaluate` for every partner (a policy changed)."""
+    return partners_reevaluate(partner_pks=Partner.objects.values_list("pk", flat=True), when=when)
 
 
 # --- nightly job ---------------------------------------------------------------

@@ -72,8 +72,14 @@ def _warm_dashboard() -> None:
 
 
 @shared_task(name="compliance.evaluate_partners")
-def evaluate_partners(partner_pks: list[int], as_of: str | None = None) -> dict:
-    """Re-evaluate some partners now (admin action, after a data change)."""
-    run_date = datetime.date.fromisoformat(as_of) if as_of else timezone.localdate()
-    summary = services.evaluation_run(as_of=run_date, partner_pks=partner_pks)
-    return summary.counts()
+def evaluate_partners(partner_pks: list[int] | None, as_of: str | None = None) -> dict:
+    """Re-evaluate some partners (``None``: all) in the worker, for a write
+    too large to wait for (a policy changed); decides no deadline (see
+    ``services.partners_reevaluate``)."""
+    run_date = datetime.date.fromisoformat(as_of) if as_of else None
+    result = (
+        services.partners_reevaluate_all(when=run_date)
+        if partner_pks is None
+        else services.partners_reevaluate(partner_pks=partner_pks, when=run_date)
+    )
+    return {"partners": result.partners, "evaluated": result.evaluated, "error": result.error}

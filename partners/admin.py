@@ -13,12 +13,14 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from compliance.admin import ReevaluatingAuditedAdmin
+from compliance.services import partners_reevaluate
 from portal.admin import AuditedAdmin, admin_change_link, format_money, user_may
 
+from . import selectors
 from .models import (
     Contact,
     Currency,
@@ -141,7 +143,7 @@ class DesignationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExchangeRate)
-class ExchangeRateAdmin(AuditedAdmin):
+class ExchangeRateAdmin(ReevaluatingAuditedAdmin):
     list_display = ("currency", "month_display", "usd_per_unit", "updated_at")
     list_filter = (CurrencyInUseFilter,)
     search_fields = ("=currency__code", "currency__name")
@@ -154,6 +156,9 @@ class ExchangeRateAdmin(AuditedAdmin):
     @admin.display(description=_("month"), ordering="month")
     def month_display(self, obj):
         return obj.month.strftime("%Y-%m")
+
+    def reevaluation_partner_pks(self, objs) -> set[int]:
+        return selectors.partner_pks_with_revenue_in((r.currency_id, r.month) for r in objs)
 
 
 # --- Partners and what belongs to them ------------------------------------------
@@ -193,7 +198,7 @@ class SupportContractInline(admin.TabularInline):
 
 
 @admin.register(Partner)
-class PartnerAdmin(AuditedAdmin):
+class PartnerAdmin(ReevaluatingAuditedAdmin):
     list_display = (
         "partner_id",
         "name",
@@ -216,20 +221,15 @@ class PartnerAdmin(AuditedAdmin):
 
     @admin.action(description=_("Re-evaluate selected partners now"), permissions=["view"])
     def reevaluate_now(self, request, queryset):
-        from compliance.services import evaluation_run
-
-        summary = evaluation_run(
-            as_of=timezone.localdate(), partner_pks=set(queryset.values_list("pk", flat=True))
-        )
-        counts = summary.counts()
+        result = partners_reevaluate(partner_pks=set(queryset.values_list("pk", flat=True)))
+        if not result.ok:
+            self.message_user(request, str(result), messages.ERROR)
+            return
         self.message_user(
             request,
-            _("%(n)d evaluation(s) on %(day)s; %(errors)d error(s).")
-            % {"n": counts["evaluated"], "day": summary.as_of, "errors": counts["errors"]},
-            messages.WARNING if summary.errors else messages.SUCCESS,
+            _("%(n)d evaluation(s) on %(day)s.") % {"n": result.evaluated, "day": result.as_of},
+            messages.SUCCESS,
         )
-        for error in summary.errors[:20]:
-            self.message_user(request, error, messages.ERROR)
 
     fieldsets = (
         (None, {"fields": ("partner_id", "name", "country", "status")}),
@@ -290,9 +290,12 @@ class PartnerAdmin(AuditedAdmin):
             '<a href="{}?q={}">{}</a>', url, obj.partner_id, _("Revenue records of this partner")
         )
 
+    def reevaluation_partner_pks(self, objs) -> set[int]:
+        return {obj.pk for obj in objs}
+
 
 @admin.register(Location)
-class LocationAdmin(AuditedAdmin):
+class LocationAdmin(ReevaluatingAuditedAdmin):
     list_display = (
         "location_id",
         "name",
@@ -318,6 +321,9 @@ class LocationAdmin(AuditedAdmin):
     @admin.display(description=_("partner"), ordering="partner__name")
     def partner_link(self, obj):
         return admin_change_link(obj.partner)
+
+    def reevaluation_partner_pks(self, objs) -> set[int]:
+        return {obj.partner_id for obj in objs}
 
 
 @admin.register(Contact)
@@ -351,7 +357,7 @@ class ContactAdmin(PortalLoginFieldMixin, AuditedAdmin):
 
 
 @admin.register(RevenueRecord)
-class RevenueRecordAdmin(AuditedAdmin):
+class RevenueRecordAdmin(ReevaluatingAuditedAdmin):
     # The largest table: no unfiltered COUNT(*), related rows in the same
     # query, and autocomplete instead of selects with every location.
     list_display = (
@@ -399,9 +405,12 @@ class RevenueRecordAdmin(AuditedAdmin):
     def amount_display(self, obj):
         return format_money(obj.amount)
 
+    def reevaluation_partner_pks(self, objs) -> set[int]:
+        return selectors.partner_pks_of_locations(obj.location_id for obj in objs)
+
 
 @admin.register(SupportContract)
-class SupportContractAdmin(AuditedAdmin):
+class SupportContractAdmin(ReevaluatingAuditedAdmin):
     list_display = (
         "contract_number",
         "partner_link",
@@ -435,6 +444,9 @@ class SupportContractAdmin(AuditedAdmin):
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, obj):
         return format_money(obj.amount)
+
+    def reevaluation_partner_pks(self, objs) -> set[int]:
+        return {obj.partner_id for obj in objs}
 
 
 @admin.register(ImportRun)

@@ -9,6 +9,8 @@ users get 403.
 
 from __future__ import annotations
 
+import datetime
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -128,7 +130,14 @@ class ImportRunDetailView(StaffRequiredMixin, TemplateView):
         counts = run.counts or {}
         summary = counts.get("result") or counts.get("preview") or {}
         by_location = sorted((summary.get("by_location") or {}).items())
+        reevaluation = summary.get("reevaluation")
+        if reevaluation:
+            reevaluation = {
+                **reevaluation,
+                "as_of": datetime.date.fromisoformat(reevaluation["as_of"]),
+            }
         context.update(
+            reevaluation=reevaluation,
             run=run,
             preview=counts.get("preview") or {},
             result=counts.get("result") or {},

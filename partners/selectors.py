@@ -11,11 +11,12 @@ partner exists.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -320,3 +321,32 @@ def notifications_for_partner(
     if sent_only:
         qs = qs.filter(status="sent")
     return list(qs.select_related("policy", "location").order_by("-created_at", "-pk")[:limit])
+
+
+# --- Which partners a write touched (for the re-evaluation that follows it) ---------
+
+
+def partner_pks_of_locations(location_pks: Iterable[int]) -> set[int]:
+    """The partners of these locations (by primary key)."""
+    return set(
+        Location.objects.filter(pk__in=set(location_pks))
+        .values_list("partner_id", flat=True)
+        .distinct()
+    )
+
+
+def partner_pks_with_revenue_in(months: Iterable[tuple[str, datetime.date]]) -> set[int]:
+    """The partners with revenue in any of these (currency code, month):
+    those an exchange rate of that currency and month converts."""
+    condition = Q()
+    for currency, month in months:
+        condition |= Q(
+            currency_id=currency, revenue_date__year=month.year, revenue_date__month=month.month
+        )
+    if not condition:
+        return set()
+    return set(
+        RevenueRecord.objects.filter(condition)
+        .values_list("location__partner_id", flat=True)
+        .distinct()
+    )

@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy
 from django.views.generic import FormView, TemplateView
 
 from compliance import selectors as compliance_selectors
-from compliance.services import evaluation_run
+from compliance.services import partners_reevaluate
 
 from . import selectors, services
 from .exports import PARTNER_EXPORT_HEADER, csv_stream, partner_export_rows
@@ -88,12 +88,10 @@ class PartnerScopedMixin(LoginRequiredMixin):
 
 
 def reevaluate(request: HttpRequest, partner: Partner) -> None:
-    """Evaluate ``partner`` as of today after a change of its data. A failure
-    here never loses the change that was just saved; the user is told."""
-    try:
-        evaluation_run(as_of=timezone.localdate(), partner_pks={partner.pk})
-    except Exception:
-        logger.exception("re-evaluation of partner %s failed", partner.partner_id)
+    """Re-evaluate ``partner`` for today after a change of its data (the one
+    re-evaluation service). A failure never loses the change that was just
+    saved; the user is told."""
+    if not partners_reevaluate(partner_pks={partner.pk}).ok:
         messages.warning(
             request,
             _("Saved, but the partner could not be re-evaluated now; the nightly run will."),

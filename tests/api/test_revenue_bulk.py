@@ -98,21 +98,13 @@ def test_the_body_must_be_a_list_of_at_most_1000_lines(staff_api, own_partner, b
     assert not api_records().exists()
 
 
-def test_changed_partners_are_reevaluated_after_commit(
-    staff_api, own_partner, django_capture_on_commit_callbacks
-):
-    with (
-        mock.patch("compliance.tasks.evaluate_partners.delay") as delay,
-        django_capture_on_commit_callbacks(execute=True),
-    ):
+def test_changed_partners_are_reevaluated(staff_api, own_partner):
+    with mock.patch("api.views.partners_reevaluate") as reevaluate:
         staff_api.post(URL, [line("INV-9")])
-    delay.assert_called_once_with([own_partner.pk])
-    with (
-        mock.patch("compliance.tasks.evaluate_partners.delay") as delay,
-        django_capture_on_commit_callbacks(execute=True),
-    ):
+    reevaluate.assert_called_once_with(partner_pks=frozenset({own_partner.pk}))
+    with mock.patch("api.views.partners_reevaluate") as reevaluate:
         staff_api.post(URL, [line("INV-9")])  # unchanged: nothing to re-evaluate
-    delay.assert_not_called()
+    reevaluate.assert_called_once_with(partner_pks=frozenset())
 
 
 def test_lines_are_validated_like_the_model(staff_api, own_partner):

@@ -7,6 +7,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from partners.models import ImportRun, RevenueRecord
 from tests.factories import ContactFactory, LocationFactory, StaffUserFactory, UserFactory
@@ -208,10 +209,15 @@ def test_large_files_run_as_a_task(
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         staff_client.post(reverse("imports:confirm", args=[run.pk]))
-    assert len(callbacks) == 1
+    # One task; in it, the re-evaluation raises the data version on commit.
+    assert [getattr(c, "args", None) for c in callbacks] == [(run.pk, False), None]
     run.refresh_from_db()
     assert run.status == "succeeded"
     assert RevenueRecord.objects.count() == 9
+    today = timezone.localdate().isoformat()
+    assert run.counts["result"]["reevaluation"] == {"partners": 3, "as_of": today, "error": ""}
+    page = staff_client.get(reverse("imports:detail", args=[run.pk])).content.decode()
+    assert "Re-evaluated 3 partners for " in page
 
 
 def test_same_file_twice_is_flagged(staff_client, locations):

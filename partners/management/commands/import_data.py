@@ -116,6 +116,9 @@ class Command(BaseCommand):
         self.stdout.write(self._summary(report))
         if run is not None:
             self.stdout.write(f"  Recorded as import run {run.pk}.")
+        if (again := report.reevaluation) is not None and (again.partners or again.error):
+            style = self.style.SUCCESS if again.ok else self.style.WARNING
+            self.stdout.write(style(f"  {again}."))
 
     def _summary(self, report: ImportReport) -> str:
         if report.dry_run:
