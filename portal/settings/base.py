@@ -311,6 +311,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Integrators send JSON: the schema lists application/json bodies only. The
+    # form and multipart parsers above stay for the browsable API's HTML forms.
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
     # The schema and the documentation pages need a login (session or token).
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Swagger UI and Redoc from the drf-spectacular-sidecar package (/static/), no CDN.

@@ -44,6 +44,24 @@ def test_schema_is_served(client):
     assert "tokenAuth" in schema["components"]["securitySchemes"]
 
 
+def test_schema_offers_json_bodies_only(client):
+    # Form and multipart bodies are for the browsable API; a client generated
+    # from the schema sends JSON (tests/api/test_generated_client.py).
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    bodies = {
+        (method, path): operation["requestBody"]["content"]
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    }
+    assert len(bodies) == 8  # 4 creates, contact PUT and PATCH, the case move, revenue bulk
+    assert {media for content in bodies.values() for media in content} == {"application/json"}
+    assert bodies["post", "/api/v1/revenue/bulk/"]["application/json"]["schema"] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/RevenueLineRequest"},
+    }
+
+
 def test_schema_validates_without_warnings(tmp_path):
     call_command(
         "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml")
