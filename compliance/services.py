@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -514,6 +515,7 @@ class Reevaluation:
     partners: int = 0
     evaluated: int = 0
     error: str = ""
+    seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -523,7 +525,10 @@ class Reevaluation:
         if self.error:
             return f"re-evaluation failed ({self.error}); the nightly run will do it"
         noun = "partner" if self.partners == 1 else "partners"
-        return f"re-evaluated {self.partners} {noun} for {self.as_of.isoformat()}"
+        return (
+            f"re-evaluated {self.partners} {noun} for {self.as_of.isoformat()} "
+            f"in {self.seconds:.2f} s"
+        )
 
 
 def partners_reevaluate(
@@ -546,13 +551,17 @@ def partners_reevaluate(
     result = Reevaluation(as_of=when or timezone.localdate(), partners=len(pks))
     if not pks:
         return result
+    started = time.perf_counter()
     try:
         summary = evaluation_run(as_of=result.as_of, partner_pks=pks, decide=False)
     except Exception as exc:
         logger.exception("re-evaluation of %d partner(s) for %s failed", len(pks), result.as_of)
         result.error = f"{type(exc).__name__}: {exc}"
         return result
+    finally:
+        result.seconds = time.perf_counter() - started
     result.evaluated = summary.counts()["evaluated"]
+    logger.info("%s", result)
     return result
 
 
