@@ -469,7 +469,7 @@ def evaluation_run(
         facts = _Facts(pks)
         compliance_subjects, readiness_subjects = _subjects(facts, policies)
         totals = selectors.revenue_totals(rules.ttm_window(as_of), pks)
-        unresolved = selectors.unresolved_missed_deadlines(pks)
+        unresolved = selectors.unresolved_missed_deadlines(pks, as_of=as_of)
         results = _evaluate_all(facts, compliance_subjects, as_of, totals, unresolved)
         if save:
             newly_missed = _decide_deadlines(facts, compliance_subjects, results, as_of, summary)
