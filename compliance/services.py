@@ -12,7 +12,7 @@ import datetime
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -274,7 +274,9 @@ def _decide_deadlines(
     decided_at = timezone.now()  # one stamp: it finds the rows this run inserts
     for deadline, group in sorted(undecided.items()):
         if deadline == as_of:
-            at_deadline = {s.key: results[s.key] for s in group}
+            # Today's results, as the catch-up below would find them: an
+            # earlier missed deadline is not why this one is met or missed.
+            at_deadline = {s.key: replace(results[s.key], missed_deadline=None) for s in group}
         else:
             at_deadline = _evaluate_all(facts, group, deadline, past_totals[deadline], {})
         for subject in group:

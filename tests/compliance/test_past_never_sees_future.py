@@ -127,3 +127,17 @@ def test_deciding_a_deadline_ignores_later_outcomes():
     assert decided.result == OutcomeResult.MET
     assert "2025-11-01" not in decided.explanation
     assert "missed deadline" not in decided.explanation
+
+
+@pytest.mark.parametrize("run_on", [LATER_DEADLINE, D(2025, 11, 3)], ids=["on-the-day", "late"])
+def test_an_outcome_is_worded_from_its_own_deadline(run_on):
+    """Decided on the day or caught up later, the outcome of 2025-11-01 reads
+    the same: the earlier missed deadline is not why this one was missed."""
+    _reseller((D(2024, 10, 15), "600"), (D(2024, 11, 15), "600"))
+    evaluation_run(as_of=EARLIER_DEADLINE)
+    evaluation_run(as_of=run_on)
+    decided = _missed(LATER_DEADLINE)
+    assert decided.explanation == (
+        "TTM revenue USD 600.00 of USD 1,000.00 required (USD 400.00 short); "
+        "deadline 2025-11-01 (today)"
+    )
