@@ -98,6 +98,24 @@ def policies_in_force(as_of: datetime.date) -> list[tuple[Policy, rules.PolicySp
     return [(p, policy_spec(p)) for p in policies]
 
 
+def support_plan_types(day: datetime.date) -> Subquery:
+    """A partner annotation: the qualifying plan types of the policy in force
+    on ``day`` that applies to the partner (its billing model) and requires a
+    support plan - the newest when several do - or None when none does (the
+    caller then falls back to ``rules.DEFAULT_QUALIFYING_PLAN_TYPES``). A
+    subquery of the partner's own query, so it costs no query of its own."""
+    requirements = (
+        PolicyRequirement.objects.filter(
+            code=rules.SUPPORT_PLAN,
+            policy__applies_to=OuterRef("billing_model"),
+            policy__effective_from__lte=day,
+        )
+        .filter(Q(policy__effective_to__isnull=True) | Q(policy__effective_to__gte=day))
+        .order_by("-policy__effective_from", "policy__code")
+    )
+    return Subquery(requirements.values("qualifying_plan_types")[:1])
+
+
 @dataclass(frozen=True, slots=True)
 class PartnerRow:
     pk: int
