@@ -33,6 +33,7 @@ __all__ = [
     "NON_COMPLIANT",
     "NOT_APPLICABLE",
     "PARTNER",
+    "PLAN_SHORT_NAMES",
     "REQUIREMENT_ORDER",
     "REVENUE",
     "SUPPORT_PLAN",
@@ -56,7 +57,9 @@ __all__ = [
     "format_date",
     "format_usd",
     "month_start",
+    "plan_names",
     "status_rank",
+    "support_plan_covering",
     "support_plan_met",
     "support_renewal_deadline",
     "support_renewal_last_deadline",
@@ -302,11 +305,26 @@ def contract_counts_on(contract: ContractFacts, day: date, qualifying_types: Ite
     )
 
 
+def _contract_order(c: ContractFacts) -> tuple:
+    return (c.end, c.start, c.plan_type, c.is_paid, c.paid_on or date.min)
+
+
+def support_plan_covering(
+    contracts: Iterable[ContractFacts], as_of: date, qualifying_types: Iterable[str]
+) -> ContractFacts | None:
+    """PRODUCT 4.3: the contract that meets the support-plan requirement on
+    ``as_of`` (of a qualifying type, paid as of ``as_of``, covering it) - the
+    one running longest when several do - or None when the requirement is
+    not met. The evaluation and the pages' support panel both ask this."""
+    types = tuple(qualifying_types)
+    counting = [c for c in contracts if contract_counts_on(c, as_of, types)]
+    return max(counting, key=_contract_order, default=None)
+
+
 def support_plan_met(
     contracts: Iterable[ContractFacts], as_of: date, qualifying_types: Iterable[str]
 ) -> bool:
-    types = tuple(qualifying_types)
-    return any(contract_counts_on(c, as_of, types) for c in contracts)
+    return support_plan_covering(contracts, as_of, qualifying_types) is not None
 
 
 def _renewal_dates(
@@ -568,13 +586,11 @@ def _support_note(
             return SupportNote(kind, qualifying)
         return SupportNote(kind, qualifying, contract.plan_type, contract.start, contract.end)
 
-    def key(c: ContractFacts) -> tuple:
-        return (c.end, c.start, c.plan_type, c.is_paid, c.paid_on or date.min)
-
+    key = _contract_order
+    counting = support_plan_covering(contracts, as_of, qualifying)
+    if counting is not None:
+        return note("paid_until", counting)
     qualified = [c for c in contracts if c.plan_type in qualifying]
-    counting = [c for c in qualified if c.paid_as_of(as_of) and c.covers(as_of)]
-    if counting:
-        return note("paid_until", max(counting, key=key))
     unpaid = [c for c in qualified if c.covers(as_of)]
     if unpaid:
         return note("unpaid", max(unpaid, key=key))
@@ -786,6 +802,12 @@ def _plans(types: tuple[str, ...], de: bool) -> str:
         return "".join(names)
     joiner = " oder " if de else " or "
     return ", ".join(names[:-1]) + joiner + names[-1]
+
+
+def plan_names(types: Iterable[str], language: str = "en") -> str:
+    """``ASfP or PSfP`` (``ASfP oder PSfP`` in German): plan types by their
+    short names, as the explanations list the qualifying plans."""
+    return _plans(tuple(types), _is_german(language))
 
 
 def _days(days: int, de: bool) -> str:

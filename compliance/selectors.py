@@ -21,6 +21,7 @@ from django.db.models import (
     Count,
     F,
     IntegerField,
+    Max,
     OuterRef,
     Prefetch,
     Q,
@@ -95,6 +96,24 @@ def policies_in_force(as_of: datetime.date) -> list[tuple[Policy, rules.PolicySp
         .order_by("effective_from", "code")
     )
     return [(p, policy_spec(p)) for p in policies]
+
+
+def support_plan_types(day: datetime.date) -> Subquery:
+    """A partner annotation: the qualifying plan types of the policy in force
+    on ``day`` that applies to the partner (its billing model) and requires a
+    support plan - the newest when several do - or None when none does (the
+    caller then falls back to ``rules.DEFAULT_QUALIFYING_PLAN_TYPES``). A
+    subquery of the partner's own query, so it costs no query of its own."""
+    requirements = (
+        PolicyRequirement.objects.filter(
+            code=rules.SUPPORT_PLAN,
+            policy__applies_to=OuterRef("billing_model"),
+            policy__effective_from__lte=day,
+        )
+        .filter(Q(policy__effective_to__isnull=True) | Q(policy__effective_to__gte=day))
+        .order_by("-policy__effective_from", "policy__code")
+    )
+    return Subquery(requirements.values("qualifying_plan_types")[:1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,22 +307,27 @@ def _revenue_totals_portable(window: rules.Window, partner_pks: set[int] | None)
 
 
 def unresolved_missed_deadlines(
-    partner_pks: set[int] | None = None,
+    partner_pks: set[int] | None = None, *, as_of: datetime.date
 ) -> dict[tuple[str, str, int], datetime.date]:
-    """(subject_type, subject_id, policy_pk) -> the latest missed deadline
-    whose follow-up case is not done and that has no override."""
-    qs = DeadlineOutcome.objects.filter(result=OutcomeResult.MISSED, overridden_at__isnull=True)
+    """(subject_type, subject_id, policy_pk) -> the latest missed deadline on
+    or before ``as_of`` whose follow-up case is not done and that has no
+    override. A deadline after ``as_of`` is never seen: re-running the past
+    gives the standing of that day (PRODUCT 4.5). One query."""
+    qs = DeadlineOutcome.objects.filter(
+        result=OutcomeResult.MISSED, overridden_at__isnull=True, deadline__lte=as_of
+    )
     qs = qs.exclude(case__state=CaseState.DONE)
     if partner_pks is not None:
         qs = qs.filter(partner_id__in=partner_pks)
-    found: dict[tuple[str, str, int], datetime.date] = {}
-    for subject_type, subject_id, policy_pk, deadline in qs.values_list(
-        "subject_type", "subject_id", "policy_id", "deadline"
-    ):
-        key = (subject_type, subject_id, policy_pk)
-        if key not in found or deadline > found[key]:
-            found[key] = deadline
-    return found
+    rows = (
+        qs.order_by()
+        .values_list("subject_type", "subject_id", "policy_id")
+        .annotate(latest=Max("deadline"))
+    )
+    return {
+        (subject_type, subject_id, policy_pk): latest
+        for subject_type, subject_id, policy_pk, latest in rows
+    }
 
 
 def decided_deadlines(

@@ -13,7 +13,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -275,7 +275,9 @@ def _decide_deadlines(
     decided_at = timezone.now()  # one stamp: it finds the rows this run inserts
     for deadline, group in sorted(undecided.items()):
         if deadline == as_of:
-            at_deadline = {s.key: results[s.key] for s in group}
+            # Today's results, as the catch-up below would find them: an
+            # earlier missed deadline is not why this one is met or missed.
+            at_deadline = {s.key: replace(results[s.key], missed_deadline=None) for s in group}
         else:
             at_deadline = _evaluate_all(facts, group, deadline, past_totals[deadline], {})
         for subject in group:
@@ -473,7 +475,7 @@ def evaluation_run(
         facts = _Facts(pks)
         compliance_subjects, readiness_subjects = _subjects(facts, policies)
         totals = selectors.revenue_totals(rules.ttm_window(as_of), pks)
-        unresolved = selectors.unresolved_missed_deadlines(pks)
+        unresolved = selectors.unresolved_missed_deadlines(pks, as_of=as_of)
         results = _evaluate_all(facts, compliance_subjects, as_of, totals, unresolved)
         if save and decide:
             newly_missed = _decide_deadlines(facts, compliance_subjects, results, as_of, summary)

@@ -16,17 +16,13 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from compliance import rules
 from compliance.rules import format_date, format_usd
+from partners.models import PlanType
 
 from .models import Kind
 
 TEMPLATE_DIR = "emails"
-
-PLAN_NAMES = {
-    "asfp": "Advanced Support for Partners (ASfP)",
-    "psfp": "Premier Support for Partners (PSfP)",
-    "unified": "Unified Support",
-}
 
 
 @dataclass(frozen=True)
@@ -40,8 +36,19 @@ def _money(value: Any, language: str) -> str:
     return format_usd(Decimal(str(value)), language)
 
 
+def _plan_name(plan_type: str) -> str:
+    """The plan's name (the model's label, in the reader's language) with
+    its short name when that is an abbreviation: "Advanced Support for
+    Partners (ASfP)", "Unified Support"."""
+    if plan_type not in PlanType.values:
+        return plan_type
+    label = str(PlanType(plan_type).label)
+    short = rules.PLAN_SHORT_NAMES.get(plan_type, "")
+    return f"{label} ({short})" if short and short != plan_type.capitalize() else label
+
+
 def _plans(types: list[str]) -> str:
-    names = [PLAN_NAMES.get(t, t) for t in types] or [PLAN_NAMES["asfp"], PLAN_NAMES["psfp"]]
+    names = [_plan_name(t) for t in types or rules.DEFAULT_QUALIFYING_PLAN_TYPES]
     if len(names) == 1:
         return names[0]
     return _("%(first)s or %(last)s") % {"first": ", ".join(names[:-1]), "last": names[-1]}

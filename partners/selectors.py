@@ -11,12 +11,13 @@ partner exists.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import BaseExpression
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -54,12 +55,18 @@ def partners_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Partne
     return Partner.objects.filter(pk=pk)
 
 
-def partner_get_for_user(*, user: AbstractBaseUser | AnonymousUser, partner_id: str) -> Partner:
+def partner_get_for_user(
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    partner_id: str,
+    annotate: Mapping[str, BaseExpression] | None = None,
+) -> Partner:
     """The partner with Microsoft id ``partner_id`` if ``user`` may see it,
-    else Http404."""
+    else Http404; with the ``annotate`` expressions of the caller's page."""
     partner = (
         partners_for_user(user)
         .select_related("account_manager")
+        .annotate(**(annotate or {}))
         .filter(partner_id=partner_id)
         .first()
     )
@@ -104,11 +111,17 @@ def partner_list_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Pa
     return partners_for_user(user).select_related("account_manager")
 
 
-def partner_detail_for_user(*, user: AbstractBaseUser | AnonymousUser, partner_id: str) -> Partner:
+def partner_detail_for_user(
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    partner_id: str,
+    annotate: Mapping[str, BaseExpression] | None = None,
+) -> Partner:
     """``partner_get_for_user`` with the designations prefetched."""
     partner = (
         partners_for_user(user)
         .select_related("account_manager")
+        .annotate(**(annotate or {}))
         .prefetch_related("designations")
         .filter(partner_id=partner_id)
         .first()

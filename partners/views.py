@@ -22,10 +22,11 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.generic import FormView, TemplateView
 
+from compliance import rules
 from compliance import selectors as compliance_selectors
 from compliance.services import partners_reevaluate
 
@@ -39,12 +40,11 @@ from .forms import (
     SupportContractForm,
     apply_service_error,
 )
-from .models import Partner, PlanType
+from .models import Partner
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
-QUALIFYING_PLANS = {PlanType.ASFP, PlanType.PSFP}
 
 
 # --- access ------------------------------------------------------------------------
@@ -111,18 +111,43 @@ def months_chart(months: list[compliance_selectors.MonthRevenue], label: str) ->
 # --- overview (detail page and the partner's own dashboard) -----------------------------
 
 
-def support_plan_summary(contracts: list, today: datetime.date) -> dict:
-    """Whether a qualifying paid plan covers today, and until when."""
-    active = [
-        c
+SUPPORT_PLAN_TYPES = "support_plan_types"
+
+
+def support_plan_types_annotation(today: datetime.date) -> dict:
+    """``annotate`` for the partner lookup of a page with the support panel."""
+    return {SUPPORT_PLAN_TYPES: compliance_selectors.support_plan_types(today)}
+
+
+def support_plan_summary(partner: Partner, contracts: list, today: datetime.date) -> dict:
+    """The support panel: the contract that meets the support-plan
+    requirement today, asked of the rules' own function with the qualifying
+    plan types of the policy that applies to ``partner`` (annotated by
+    ``support_plan_types_annotation``; the default qualifying plans when none
+    applies), so that the panel says what the evaluation says; and the
+    contracts not paid as of today (unpaid, or paid on a later date)."""
+    types = getattr(partner, SUPPORT_PLAN_TYPES, None)
+    types = rules.DEFAULT_QUALIFYING_PLAN_TYPES if types is None else tuple(types)
+    facts = [
+        (
+            rules.ContractFacts(
+                plan_type=c.plan_type,
+                start=c.start_date,
+                end=c.end_date,
+                is_paid=c.is_paid,
+                paid_on=c.paid_on,
+            ),
+            c,
+        )
         for c in contracts
-        if c.plan_type in QUALIFYING_PLANS and c.is_paid and c.start_date <= today <= c.end_date
     ]
-    current = max(active, key=lambda c: c.end_date) if active else None
+    covering = rules.support_plan_covering([f for f, _c in facts], today, types)
+    current = next((c for f, c in facts if f is covering), None)
     return {
         "active": current,
         "days_left": (current.end_date - today).days if current else None,
-        "unpaid": [c for c in contracts if not c.is_paid and c.end_date >= today],
+        "unpaid": [c for f, c in facts if not f.paid_as_of(today) and c.end_date >= today],
+        "plans": rules.plan_names(types, get_language() or "en"),
     }
 
 
@@ -235,7 +260,11 @@ class PartnerDetailView(PartnerScopedMixin, TemplateView):
     template_name = "partners/partner_detail.html"
 
     def get_partner(self, request, partner_id):
-        return selectors.partner_detail_for_user(user=request.user, partner_id=partner_id)
+        return selectors.partner_detail_for_user(
+            user=request.user,
+            partner_id=partner_id,
+            annotate=support_plan_types_annotation(timezone.localdate()),
+        )
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -253,7 +282,7 @@ class PartnerDetailView(PartnerScopedMixin, TemplateView):
             ],
             contacts=list(selectors.contacts_for_partner(partner=partner)),
             contracts=contracts,
-            support=support_plan_summary(contracts, today),
+            support=support_plan_summary(partner, contracts, today),
             history=compliance_selectors.evaluation_history(partner=partner),
             notifications=selectors.notifications_for_partner(
                 partner=partner, sent_only=not is_staff
@@ -285,13 +314,21 @@ class PartnerRevenueView(PartnerScopedMixin, TemplateView):
 class PartnerContractsView(PartnerScopedMixin, TemplateView):
     template_name = "partners/partner_contracts.html"
 
+    def get_partner(self, request, partner_id):
+        return selectors.partner_get_for_user(
+            user=request.user,
+            partner_id=partner_id,
+            annotate=support_plan_types_annotation(timezone.localdate()),
+        )
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        today = timezone.localdate()
         contracts = list(selectors.support_contracts_for_partner(partner=self.partner))
         context.update(
             contracts=contracts,
-            support=support_plan_summary(contracts, timezone.localdate()),
-            today=timezone.localdate(),
+            support=support_plan_summary(self.partner, contracts, today),
+            today=today,
         )
         return context
 

@@ -25,7 +25,12 @@ from partners.selectors import (
     support_contracts_for_partner,
     user_is_staff,
 )
-from partners.views import months_chart, partner_overview, support_plan_summary
+from partners.views import (
+    months_chart,
+    partner_overview,
+    support_plan_summary,
+    support_plan_types_annotation,
+)
 
 from .celery import app as celery_app
 
@@ -75,13 +80,18 @@ class DashboardView(LoginRequiredMixin, TemplateView):
         }
 
     def partner_context(self, today) -> dict:
-        partner = partners_for_user(self.request.user).select_related("account_manager").get()
+        partner = (
+            partners_for_user(self.request.user)
+            .select_related("account_manager")
+            .annotate(**support_plan_types_annotation(today))
+            .get()
+        )
         contracts = list(support_contracts_for_partner(partner=partner))
         context = partner_overview(partner, today)
         context.update(
             partner=partner,
             locations=list(locations_for_partner(partner=partner)),
-            support=support_plan_summary(contracts, today),
+            support=support_plan_summary(partner, contracts, today),
             notifications=notifications_for_partner(partner=partner, sent_only=True, limit=10),
         )
         return context

@@ -502,6 +502,25 @@ def test_support_plan_met_with_several_contracts():
     assert support_plan_met([lapsed, unpaid, unified, TERM], day, QUALIFYING)
 
 
+def test_support_plan_covering_names_the_contract_that_meets_the_requirement():
+    """The one function the evaluation and the pages' support panel ask."""
+    renewed = asfp(date(2022, 9, 1), date(2023, 8, 31))
+    overlap = ContractFacts("psfp", date(2022, 1, 1), date(2023, 12, 31), True)
+    paid_later = asfp(date(2021, 9, 1), date(2023, 12, 31), paid_on=date(2022, 6, 1))
+    day = date(2022, 5, 1)
+    assert rules.support_plan_covering([TERM, renewed, paid_later], day, QUALIFYING) is TERM
+    assert rules.support_plan_covering([TERM, overlap], day, QUALIFYING) is overlap  # longest
+    assert rules.support_plan_covering([TERM, overlap], day, ("asfp",)) is TERM
+    assert rules.support_plan_covering([paid_later], day, QUALIFYING) is None
+    assert rules.support_plan_covering([paid_later], date(2022, 6, 1), QUALIFYING) is paid_later
+
+
+def test_plan_names_list_the_short_names():
+    assert rules.plan_names(rules.DEFAULT_QUALIFYING_PLAN_TYPES) == "ASfP or PSfP"
+    assert rules.plan_names(("asfp", "psfp", "unified"), "de") == "ASfP, PSfP oder Unified"
+    assert rules.plan_names(("unified",)) == "Unified"
+
+
 def test_renewal_deadline_is_the_day_after_the_term():
     assert support_renewal_deadline([TERM], date(2022, 8, 1), QUALIFYING) == date(2022, 9, 1)
     assert support_renewal_deadline([TERM], date(2022, 9, 1), QUALIFYING) == date(2022, 9, 1)
