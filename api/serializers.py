@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
+from functools import cached_property
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -14,6 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from compliance.models import CaseState, Evaluation, FollowUpCase
+from partners.designations import DesignationLookup, UnknownDesignation
 from partners.models import (
     MONEY_DIGITS,
     MONEY_PLACES,
@@ -41,6 +43,33 @@ class PartnerField(serializers.SlugRelatedField):
         if request is None:
             return Partner.objects.none()
         return partners_for_user(request.user)
+
+
+@extend_schema_field({"type": "string", "minLength": 1})
+class DesignationField(serializers.RelatedField):
+    """A Solutions Partner designation by any of its names
+    (``partners.designations``); written out as its code."""
+
+    default_error_messages = {"incorrect_type": "Give the designation as text."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", Designation.objects.all())
+        super().__init__(**kwargs)
+
+    @cached_property
+    def lookup(self) -> DesignationLookup:
+        return DesignationLookup.load()
+
+    def to_internal_value(self, data) -> Designation:
+        if not isinstance(data, str):
+            self.fail("incorrect_type")
+        try:
+            return self.lookup.resolve(data)
+        except UnknownDesignation as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value: Designation) -> str:
+        return value.code
 
 
 class RejectUnknownFields:
@@ -82,12 +111,13 @@ class PartnerSerializer(RejectUnknownFields, serializers.ModelSerializer):
         required=False,
         help_text="Username of the staff user who manages the partner.",
     )
-    designations = serializers.SlugRelatedField(
-        slug_field="code",
-        queryset=Designation.objects.all(),
+    designations = DesignationField(
         many=True,
         required=False,
-        help_text="Codes of the Solutions Partner designations.",
+        help_text=(
+            "Solutions Partner designations, each by code, short name (Modern Work) or "
+            "Microsoft's name (Solutions Partner for Modern Work), in any case; read as codes."
+        ),
     )
     locations = serializers.SlugRelatedField(
         slug_field="location_id",

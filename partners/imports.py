@@ -50,6 +50,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from partners.designations import DesignationLookup, UnknownDesignation
 from partners.models import (
     MONEY_DIGITS,
     MONEY_PLACES,
@@ -57,7 +58,6 @@ from partners.models import (
     BillingModel,
     Contact,
     Currency,
-    Designation,
     ExchangeRate,
     Language,
     Location,
@@ -503,13 +503,8 @@ class ImportContext:
         return set(Currency.objects.values_list("code", flat=True))
 
     @cached_property
-    def designations(self) -> dict[str, int]:
-        """Code or name in lower case -> designation id."""
-        accepted: dict[str, int] = {}
-        for pk, code, name in Designation.objects.values_list("pk", "code", "name"):
-            accepted[code.lower()] = pk
-            accepted[name.lower()] = pk
-        return accepted
+    def designations(self) -> DesignationLookup:
+        return DesignationLookup.load()
 
 
 class KindSpec:
@@ -674,7 +669,8 @@ class PartnerSpec(KindSpec):
     notes = (
         "billing_model direct_bill or indirect_reseller (empty: indirect_reseller for a new "
         "partner, unchanged for an existing one); account_manager_email empty or the email of "
-        "an active staff user; designations separated by |, by code or name"
+        "an active staff user; designations separated by |, by code, short name (Modern Work) or "
+        "Microsoft's name (Solutions Partner for Modern Work), in any case"
     )
     billing_models = _choice_map(BillingModel)
 
@@ -694,12 +690,12 @@ class PartnerSpec(KindSpec):
             values["account_manager_id"] = None
         designations = set()
         for name in row.raw("designations").split("|"):
-            if not (name := name.strip()):
+            if not name.strip():
                 continue
-            if (pk := self.context.designations.get(name.lower())) is None:
-                row.error("designations", f"unknown designation {_shown(name)}")
-            else:
-                designations.add(pk)
+            try:
+                designations.add(self.context.designations.resolve(name).pk)
+            except UnknownDesignation as exc:
+                row.error("designations", str(exc))
         row.extra["designations"] = frozenset(designations)
 
     def resolve(self, rows: Sequence[Row]) -> None:
