@@ -33,7 +33,7 @@ import re
 import textwrap
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -48,6 +48,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from partners.designations import DesignationLookup, UnknownDesignation
@@ -178,6 +179,32 @@ class Table:
     dialect: Dialect
     header: list[str]
     records: list[tuple[int, list[str]]]
+
+
+#: Columns of Microsoft's daily-rated usage reconciliation file that no
+#: invoice reconciliation file has (its amount and date; lower case).
+DAILY_RATED_USAGE_COLUMNS = frozenset({"usagedate", "billingpretaxtotal"})
+
+
+def daily_rated_usage_error(header: Iterable[str]) -> RowError | None:
+    """The error for the header of a daily-rated usage reconciliation file
+    (``Tier2MpnId, UsageDate, ..., BillingPreTaxTotal, BillingCurrency, ...``),
+    None for any other header. Such a file is never imported, in either
+    format: the usage it lists is billed in the invoice reconciliation file,
+    and importing both would count it twice."""
+    names = {name.strip().lstrip("\ufeff").lower() for name in header}
+    if not names >= DAILY_RATED_USAGE_COLUMNS:
+        return None
+    return RowError(
+        1,
+        "",
+        gettext(
+            "this is a Partner Center daily-rated usage reconciliation file (UsageDate, "
+            "BillingPreTaxTotal, ...), which is not imported: Azure usage is billed in the "
+            "invoice reconciliation file, so import that file instead (revenue, Partner "
+            "Center format); importing both would count the usage twice"
+        ),
+    )
 
 
 def read_table(data: bytes) -> Table:
@@ -1046,6 +1073,8 @@ class SimpleFormat:
 
     def rows(self, spec: type[KindSpec], table: Table) -> SourceRows:
         header = table.header
+        if spec.kind == "revenue" and (usage := daily_rated_usage_error(header)):
+            raise FileRejected([usage])
         missing = [column for column in spec.columns if column not in header]
         repeated = sorted({c for c in header if c in spec.columns and header.count(c) > 1})
         errors = []
@@ -1249,6 +1278,8 @@ def check_header(*, kind: str, file_format: str, head: bytes) -> list[RowError]:
         except FileRejected as exc:
             return exc.errors
         return []
+    if kind == "revenue" and (usage := daily_rated_usage_error(header)):
+        return [usage]
     names = [name.strip().lower() for name in header]
     missing = [column for column in KINDS[kind].columns if column not in names]
     if missing:

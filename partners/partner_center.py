@@ -13,6 +13,11 @@ unknown extra columns ignored):
   ``InvoiceNumber``, ``OrderId``, ``SubscriptionId``, ``ChargeStartDate``,
   ``Subtotal``, ``Currency``, ...).
 
+A **daily-rated usage** reconciliation file (``Tier2MpnId, ..., UsageDate, ...,
+BillingPreTaxTotal, BillingCurrency, ...``) is recognised and refused: the
+Azure usage it lists is billed in the invoice reconciliation file, and
+importing both would count it twice.
+
 One line becomes one :class:`~partners.models.RevenueRecord`: the amount is
 the pre-tax ``Subtotal`` (credits are negative; more than six decimal places
 are rounded half-even to six), the date is the date part of
@@ -86,6 +91,7 @@ from partners.imports import (
     _chunks,
     _import_rows,
     _shown,
+    daily_rated_usage_error,
 )
 from partners.models import MONEY_DIGITS, MONEY_PLACES, Location, RevenueRecord, RevenueSource
 
@@ -229,6 +235,8 @@ def detect_layout(header: list[str]) -> Columns:
     present = set(lowered)
     if not any(lowered):
         raise FileRejected([RowError(1, "", "the file is empty or has no header row")])
+    if usage := daily_rated_usage_error(lowered):
+        raise FileRejected([usage])
     if present >= _SIMPLE_REVENUE:
         raise FileRejected(
             [
