@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from functools import cached_property
 
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from compliance.models import CaseState, Evaluation, FollowUpCase
+from partners.dates import AGREEMENT, ONBOARDING, REVENUE, DateLimit
 from partners.designations import DesignationLookup, UnknownDesignation
 from partners.models import (
     MONEY_DIGITS,
@@ -91,11 +91,11 @@ class RejectUnknownFields:
         return super().to_internal_value(data)
 
 
-def not_in_future(day: datetime.date) -> datetime.date:
-    """Onboarding dates, as on the web form: never in the future (a date far
-    ahead would also be beyond the calendar once deadlines are counted)."""
-    if day > timezone.localdate():
-        raise serializers.ValidationError("The onboarding date cannot be in the future.")
+def within(limit: DateLimit, day: datetime.date | None) -> datetime.date | None:
+    """``day`` if ``limit`` allows it (``partners.dates``: the rule the
+    service enforces, in its words), else the field's 400."""
+    if problem := limit.problem(day):
+        raise serializers.ValidationError(problem)
     return day
 
 
@@ -145,7 +145,10 @@ class PartnerSerializer(RejectUnknownFields, serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
     def validate_onboarded_on(self, day: datetime.date) -> datetime.date:
-        return not_in_future(day)
+        return within(ONBOARDING, day)
+
+    def validate_agreement_signed_on(self, day: datetime.date | None) -> datetime.date | None:
+        return within(AGREEMENT, day)
 
 
 class LocationSerializer(RejectUnknownFields, serializers.ModelSerializer):
@@ -167,7 +170,7 @@ class LocationSerializer(RejectUnknownFields, serializers.ModelSerializer):
         read_only_fields = ["is_active", "deauthorised_on", "created_at", "updated_at"]
 
     def validate_onboarded_on(self, day: datetime.date) -> datetime.date:
-        return not_in_future(day)
+        return within(ONBOARDING, day)
 
 
 class ContactSerializer(RejectUnknownFields, serializers.ModelSerializer):
@@ -261,7 +264,9 @@ class RevenueLineSerializer(RejectUnknownFields, serializers.Serializer):
     location_id = serializers.RegexField(
         r"^[0-9]{1,20}\Z", max_length=20, help_text="Microsoft location id."
     )
-    date = serializers.DateField(help_text="Revenue date (YYYY-MM-DD).")
+    date = serializers.DateField(
+        help_text="Revenue date (YYYY-MM-DD); at most the last day of next month."
+    )
     amount = serializers.DecimalField(
         max_digits=MONEY_DIGITS,
         decimal_places=MONEY_PLACES,
@@ -272,6 +277,9 @@ class RevenueLineSerializer(RejectUnknownFields, serializers.Serializer):
         max_length=200, help_text="Your unique id of the line; unique per location."
     )
     customer = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
+
+    def validate_date(self, day: datetime.date) -> datetime.date:
+        return within(REVENUE, day)
 
 
 class BulkResultSerializer(serializers.Serializer):

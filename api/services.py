@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from partners.dates import REVENUE
 from partners.models import Location, RevenueRecord, RevenueSource
 
 logger = logging.getLogger(__name__)
@@ -49,7 +51,17 @@ def revenue_bulk_upsert(
     currency or customer differ is updated, the rest is left alone, so
     posting the same lines twice changes nothing. The caller has validated
     every line (all or nothing); keys must be unique within ``lines``.
-    Changed partners are re-evaluated after the commit."""
+    Changed partners are re-evaluated after the commit. A revenue date
+    beyond ``partners.dates.REVENUE`` is a ValidationError and nothing is
+    stored."""
+    today = timezone.localdate()
+    late = [
+        f"line {index}: {problem}"
+        for index, line in enumerate(lines)
+        if (problem := REVENUE.problem(line.revenue_date, today=today))
+    ]
+    if late:
+        raise ValidationError({"date": late})
     now = timezone.now()
     existing = {
         (record.location_id, record.reference): record

@@ -51,6 +51,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from partners.dates import AGREEMENT, ONBOARDING, REVENUE, DateLimit
 from partners.designations import DesignationLookup, UnknownDesignation
 from partners.models import (
     MONEY_DIGITS,
@@ -387,9 +388,15 @@ class Row:
         return ", ".join(dict.fromkeys(accepted.values()))
 
     def date(
-        self, column: str, *, required: bool = True, past: bool = False
+        self,
+        column: str,
+        *,
+        required: bool = True,
+        limit: DateLimit | None = None,
+        today: datetime.date | None = None,
     ) -> datetime.date | None:
-        """A date; with ``past`` not after today (as the web forms insist)."""
+        """A date; with ``limit`` no later than it allows on ``today``
+        (``partners.dates``: the rule of the services, forms and API)."""
         value = self.raw(column)
         if not value:
             if required:
@@ -398,8 +405,8 @@ class Row:
         result = parse_date(value, german=self.dialect.german_dates)
         if result is None:
             self.error(column, f"{_shown(value)} is not a valid date ({self._date_formats()})")
-        elif past and result > timezone.localdate():
-            self.error(column, f"{_shown(value)} is in the future")
+        elif limit is not None and (problem := limit.problem(result, today=today)):
+            self.error(column, problem)
             return None
         return result
 
@@ -532,6 +539,11 @@ class ImportContext:
     @cached_property
     def designations(self) -> DesignationLookup:
         return DesignationLookup.load()
+
+    @cached_property
+    def today(self) -> datetime.date:
+        """The day the dates of the file are checked against (``partners.dates``)."""
+        return timezone.localdate()
 
 
 class KindSpec:
@@ -697,7 +709,8 @@ class PartnerSpec(KindSpec):
         "billing_model direct_bill or indirect_reseller (empty: indirect_reseller for a new "
         "partner, unchanged for an existing one); account_manager_email empty or the email of "
         "an active staff user; designations separated by |, by code, short name (Modern Work) or "
-        "Microsoft's name (Solutions Partner for Modern Work), in any case"
+        "Microsoft's name (Solutions Partner for Modern Work), in any case; onboarded_on and "
+        "agreement_signed_on not after today"
     )
     billing_models = _choice_map(BillingModel)
 
@@ -709,8 +722,11 @@ class PartnerSpec(KindSpec):
         billing_model = row.choice("billing_model", self.billing_models, required=False)
         if billing_model:
             values["billing_model"] = billing_model
-        values["onboarded_on"] = row.date("onboarded_on", past=True)
-        values["agreement_signed_on"] = row.date("agreement_signed_on", required=False)
+        today = self.context.today
+        values["onboarded_on"] = row.date("onboarded_on", limit=ONBOARDING, today=today)
+        values["agreement_signed_on"] = row.date(
+            "agreement_signed_on", required=False, limit=AGREEMENT, today=today
+        )
         if email := row.raw("account_manager_email"):
             row.refs["account_manager_email"] = email.lower()
         else:
@@ -835,14 +851,19 @@ class LocationSpec(KindSpec):
     key_fields = ("location_id",)
     key_columns = ("location_id",)
     also_load = ("partner_id",)
-    notes = "partner_id must exist; a location cannot move to another partner"
+    notes = (
+        "partner_id must exist; a location cannot move to another partner; onboarded_on not "
+        "after today"
+    )
 
     def parse(self, row: Row) -> None:
         row.values["location_id"] = row.mpn_id("location_id")
         if partner_id := row.mpn_id("partner_id"):
             row.refs["partner_id"] = partner_id
         row.values["country"] = row.country("country")
-        row.values["onboarded_on"] = row.date("onboarded_on", past=True)
+        row.values["onboarded_on"] = row.date(
+            "onboarded_on", limit=ONBOARDING, today=self.context.today
+        )
 
     def resolve(self, rows: Sequence[Row]) -> None:
         resolve_mpn_references(rows, column="partner_id", model=Partner, attname="partner_id")
@@ -910,7 +931,8 @@ class RevenueSpec(KindSpec):
     history_of_new_records = False
     notes = (
         "stored with source 'import'; reference is unique per location, so a re-import "
-        "changes nothing; negative amounts are credits; customer may be empty"
+        "changes nothing; negative amounts are credits; customer may be empty; date at most "
+        "the last day of next month"
     )
 
     set_based = True  # COPY into a staging table and one merge, like Partner Center files
@@ -918,7 +940,7 @@ class RevenueSpec(KindSpec):
     def parse(self, row: Row) -> None:
         if location_id := row.mpn_id("location_id"):
             row.refs["location_id"] = location_id
-        row.values["revenue_date"] = row.date("date")
+        row.values["revenue_date"] = row.date("date", limit=REVENUE, today=self.context.today)
         row.values["amount"] = row.decimal(
             "amount", max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES
         )
