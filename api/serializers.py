@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
+from functools import cached_property
 
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from compliance.models import CaseState, Evaluation, FollowUpCase
+from partners.dates import AGREEMENT, ONBOARDING, REVENUE, DateLimit
+from partners.designations import DesignationLookup, UnknownDesignation
 from partners.models import (
     MONEY_DIGITS,
     MONEY_PLACES,
@@ -43,6 +45,33 @@ class PartnerField(serializers.SlugRelatedField):
         return partners_for_user(request.user)
 
 
+@extend_schema_field({"type": "string", "minLength": 1})
+class DesignationField(serializers.RelatedField):
+    """A Solutions Partner designation by any of its names
+    (``partners.designations``); written out as its code."""
+
+    default_error_messages = {"incorrect_type": "Give the designation as text."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", Designation.objects.all())
+        super().__init__(**kwargs)
+
+    @cached_property
+    def lookup(self) -> DesignationLookup:
+        return DesignationLookup.load()
+
+    def to_internal_value(self, data) -> Designation:
+        if not isinstance(data, str):
+            self.fail("incorrect_type")
+        try:
+            return self.lookup.resolve(data)
+        except UnknownDesignation as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value: Designation) -> str:
+        return value.code
+
+
 class RejectUnknownFields:
     """A key that is no field of the serializer (read-only fields included)
     is a 400 naming it, instead of being ignored: a misspelt field would
@@ -62,11 +91,11 @@ class RejectUnknownFields:
         return super().to_internal_value(data)
 
 
-def not_in_future(day: datetime.date) -> datetime.date:
-    """Onboarding dates, as on the web form: never in the future (a date far
-    ahead would also be beyond the calendar once deadlines are counted)."""
-    if day > timezone.localdate():
-        raise serializers.ValidationError("The onboarding date cannot be in the future.")
+def within(limit: DateLimit, day: datetime.date | None) -> datetime.date | None:
+    """``day`` if ``limit`` allows it (``partners.dates``: the rule the
+    service enforces, in its words), else the field's 400."""
+    if problem := limit.problem(day):
+        raise serializers.ValidationError(problem)
     return day
 
 
@@ -82,12 +111,13 @@ class PartnerSerializer(RejectUnknownFields, serializers.ModelSerializer):
         required=False,
         help_text="Username of the staff user who manages the partner.",
     )
-    designations = serializers.SlugRelatedField(
-        slug_field="code",
-        queryset=Designation.objects.all(),
+    designations = DesignationField(
         many=True,
         required=False,
-        help_text="Codes of the Solutions Partner designations.",
+        help_text=(
+            "Solutions Partner designations, each by code, short name (Modern Work) or "
+            "Microsoft's name (Solutions Partner for Modern Work), in any case; read as codes."
+        ),
     )
     locations = serializers.SlugRelatedField(
         slug_field="location_id",
@@ -115,7 +145,10 @@ class PartnerSerializer(RejectUnknownFields, serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
     def validate_onboarded_on(self, day: datetime.date) -> datetime.date:
-        return not_in_future(day)
+        return within(ONBOARDING, day)
+
+    def validate_agreement_signed_on(self, day: datetime.date | None) -> datetime.date | None:
+        return within(AGREEMENT, day)
 
 
 class LocationSerializer(RejectUnknownFields, serializers.ModelSerializer):
@@ -137,7 +170,7 @@ class LocationSerializer(RejectUnknownFields, serializers.ModelSerializer):
         read_only_fields = ["is_active", "deauthorised_on", "created_at", "updated_at"]
 
     def validate_onboarded_on(self, day: datetime.date) -> datetime.date:
-        return not_in_future(day)
+        return within(ONBOARDING, day)
 
 
 class ContactSerializer(RejectUnknownFields, serializers.ModelSerializer):
@@ -231,7 +264,9 @@ class RevenueLineSerializer(RejectUnknownFields, serializers.Serializer):
     location_id = serializers.RegexField(
         r"^[0-9]{1,20}\Z", max_length=20, help_text="Microsoft location id."
     )
-    date = serializers.DateField(help_text="Revenue date (YYYY-MM-DD).")
+    date = serializers.DateField(
+        help_text="Revenue date (YYYY-MM-DD); at most the last day of next month."
+    )
     amount = serializers.DecimalField(
         max_digits=MONEY_DIGITS,
         decimal_places=MONEY_PLACES,
@@ -242,6 +277,9 @@ class RevenueLineSerializer(RejectUnknownFields, serializers.Serializer):
         max_length=200, help_text="Your unique id of the line; unique per location."
     )
     customer = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
+
+    def validate_date(self, day: datetime.date) -> datetime.date:
+        return within(REVENUE, day)
 
 
 class BulkResultSerializer(serializers.Serializer):

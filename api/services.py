@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from partners.dates import REVENUE
 from partners.models import Location, RevenueRecord, RevenueSource
 
 logger = logging.getLogger(__name__)
@@ -52,7 +54,16 @@ def revenue_bulk_upsert(
     posting the same lines twice changes nothing. The caller has validated
     every line (all or nothing); keys must be unique within ``lines``.
     ``partner_pks`` of the result are the partners whose revenue changed;
-    the caller re-evaluates them after the commit."""
+    the caller re-evaluates them after the commit. A revenue date beyond
+    ``partners.dates.REVENUE`` is a ValidationError and nothing is stored."""
+    today = timezone.localdate()
+    late = [
+        f"line {index}: {problem}"
+        for index, line in enumerate(lines)
+        if (problem := REVENUE.problem(line.revenue_date, today=today))
+    ]
+    if late:
+        raise ValidationError({"date": late})
     now = timezone.now()
     existing = {
         (record.location_id, record.reference): record

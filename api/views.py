@@ -214,7 +214,8 @@ class RevenueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         if errors:
             return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
         try:
-            result = revenue_bulk_upsert(lines=lines, user=request.user)
+            with service_errors():
+                result = revenue_bulk_upsert(lines=lines, user=request.user)
         except IntegrityError:
             return Response(
                 {"detail": "A concurrent request stored some of these lines; send them again."},

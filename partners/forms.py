@@ -15,11 +15,11 @@ from crispy_forms.layout import Column, Fieldset, Layout, Row
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from compliance.models import CaseState
 
+from .dates import ONBOARDING, REVENUE, DateLimit
 from .models import (
     Contact,
     Currency,
@@ -53,6 +53,14 @@ def apply_service_error(
     for name, errors in error.error_dict.items():
         target = field_map.get(name, name)
         form.add_error(target if target in form.fields else None, errors)
+
+
+def within(limit: DateLimit, day):
+    """``day`` if ``limit`` allows it (``partners.dates``, as the service
+    checks it), else the field's error in the same words."""
+    if problem := limit.problem(day):
+        raise ValidationError(problem, code="too_late")
+    return day
 
 
 def readable_text(value: str) -> None:
@@ -151,10 +159,7 @@ class ResellerEnrolForm(ReadableTextMixin, forms.Form):
         return location_id
 
     def clean_onboarded_on(self):
-        day = self.cleaned_data["onboarded_on"]
-        if day > timezone.localdate():
-            raise ValidationError(_("The onboarding date cannot be in the future."))
-        return day
+        return within(ONBOARDING, self.cleaned_data["onboarded_on"])
 
 
 class RevenueRecordForm(ReadableTextMixin, forms.ModelForm):
@@ -183,10 +188,7 @@ class RevenueRecordForm(ReadableTextMixin, forms.ModelForm):
         self.fields["amount"].widget.attrs["step"] = "any"
 
     def clean_revenue_date(self):
-        day = self.cleaned_data["revenue_date"]
-        if day > timezone.localdate():
-            raise ValidationError(_("Revenue cannot be dated in the future."))
-        return day
+        return within(REVENUE, self.cleaned_data["revenue_date"])
 
 
 class SupportContractForm(ReadableTextMixin, forms.ModelForm):

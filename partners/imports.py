@@ -33,7 +33,7 @@ import re
 import textwrap
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -48,9 +48,12 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from partners import selectors as partner_selectors
+from partners.dates import AGREEMENT, ONBOARDING, REVENUE, DateLimit
+from partners.designations import DesignationLookup, UnknownDesignation
 from partners.models import (
     MONEY_DIGITS,
     MONEY_PLACES,
@@ -58,7 +61,6 @@ from partners.models import (
     BillingModel,
     Contact,
     Currency,
-    Designation,
     ExchangeRate,
     Language,
     Location,
@@ -184,6 +186,32 @@ class Table:
     dialect: Dialect
     header: list[str]
     records: list[tuple[int, list[str]]]
+
+
+#: Columns of Microsoft's daily-rated usage reconciliation file that no
+#: invoice reconciliation file has (its amount and date; lower case).
+DAILY_RATED_USAGE_COLUMNS = frozenset({"usagedate", "billingpretaxtotal"})
+
+
+def daily_rated_usage_error(header: Iterable[str]) -> RowError | None:
+    """The error for the header of a daily-rated usage reconciliation file
+    (``Tier2MpnId, UsageDate, ..., BillingPreTaxTotal, BillingCurrency, ...``),
+    None for any other header. Such a file is never imported, in either
+    format: the usage it lists is billed in the invoice reconciliation file,
+    and importing both would count it twice."""
+    names = {name.strip().lstrip("\ufeff").lower() for name in header}
+    if not names >= DAILY_RATED_USAGE_COLUMNS:
+        return None
+    return RowError(
+        1,
+        "",
+        gettext(
+            "this is a Partner Center daily-rated usage reconciliation file (UsageDate, "
+            "BillingPreTaxTotal, ...), which is not imported: Azure usage is billed in the "
+            "invoice reconciliation file, so import that file instead (revenue, Partner "
+            "Center format); importing both would count the usage twice"
+        ),
+    )
 
 
 def read_table(data: bytes) -> Table:
@@ -366,9 +394,15 @@ class Row:
         return ", ".join(dict.fromkeys(accepted.values()))
 
     def date(
-        self, column: str, *, required: bool = True, past: bool = False
+        self,
+        column: str,
+        *,
+        required: bool = True,
+        limit: DateLimit | None = None,
+        today: datetime.date | None = None,
     ) -> datetime.date | None:
-        """A date; with ``past`` not after today (as the web forms insist)."""
+        """A date; with ``limit`` no later than it allows on ``today``
+        (``partners.dates``: the rule of the services, forms and API)."""
         value = self.raw(column)
         if not value:
             if required:
@@ -377,8 +411,8 @@ class Row:
         result = parse_date(value, german=self.dialect.german_dates)
         if result is None:
             self.error(column, f"{_shown(value)} is not a valid date ({self._date_formats()})")
-        elif past and result > timezone.localdate():
-            self.error(column, f"{_shown(value)} is in the future")
+        elif limit is not None and (problem := limit.problem(result, today=today)):
+            self.error(column, problem)
             return None
         return result
 
@@ -509,13 +543,13 @@ class ImportContext:
         return set(Currency.objects.values_list("code", flat=True))
 
     @cached_property
-    def designations(self) -> dict[str, int]:
-        """Code or name in lower case -> designation id."""
-        accepted: dict[str, int] = {}
-        for pk, code, name in Designation.objects.values_list("pk", "code", "name"):
-            accepted[code.lower()] = pk
-            accepted[name.lower()] = pk
-        return accepted
+    def designations(self) -> DesignationLookup:
+        return DesignationLookup.load()
+
+    @cached_property
+    def today(self) -> datetime.date:
+        """The day the dates of the file are checked against (``partners.dates``)."""
+        return timezone.localdate()
 
 
 class KindSpec:
@@ -685,7 +719,9 @@ class PartnerSpec(KindSpec):
     notes = (
         "billing_model direct_bill or indirect_reseller (empty: indirect_reseller for a new "
         "partner, unchanged for an existing one); account_manager_email empty or the email of "
-        "an active staff user; designations separated by |, by code or name"
+        "an active staff user; designations separated by |, by code, short name (Modern Work) or "
+        "Microsoft's name (Solutions Partner for Modern Work), in any case; onboarded_on and "
+        "agreement_signed_on not after today"
     )
     billing_models = _choice_map(BillingModel)
 
@@ -697,20 +733,23 @@ class PartnerSpec(KindSpec):
         billing_model = row.choice("billing_model", self.billing_models, required=False)
         if billing_model:
             values["billing_model"] = billing_model
-        values["onboarded_on"] = row.date("onboarded_on", past=True)
-        values["agreement_signed_on"] = row.date("agreement_signed_on", required=False)
+        today = self.context.today
+        values["onboarded_on"] = row.date("onboarded_on", limit=ONBOARDING, today=today)
+        values["agreement_signed_on"] = row.date(
+            "agreement_signed_on", required=False, limit=AGREEMENT, today=today
+        )
         if email := row.raw("account_manager_email"):
             row.refs["account_manager_email"] = email.lower()
         else:
             values["account_manager_id"] = None
         designations = set()
         for name in row.raw("designations").split("|"):
-            if not (name := name.strip()):
+            if not name.strip():
                 continue
-            if (pk := self.context.designations.get(name.lower())) is None:
-                row.error("designations", f"unknown designation {_shown(name)}")
-            else:
-                designations.add(pk)
+            try:
+                designations.add(self.context.designations.resolve(name).pk)
+            except UnknownDesignation as exc:
+                row.error("designations", str(exc))
         row.extra["designations"] = frozenset(designations)
 
     def resolve(self, rows: Sequence[Row]) -> None:
@@ -827,14 +866,19 @@ class LocationSpec(KindSpec):
     key_fields = ("location_id",)
     key_columns = ("location_id",)
     also_load = ("partner_id",)
-    notes = "partner_id must exist; a location cannot move to another partner"
+    notes = (
+        "partner_id must exist; a location cannot move to another partner; onboarded_on not "
+        "after today"
+    )
 
     def parse(self, row: Row) -> None:
         row.values["location_id"] = row.mpn_id("location_id")
         if partner_id := row.mpn_id("partner_id"):
             row.refs["partner_id"] = partner_id
         row.values["country"] = row.country("country")
-        row.values["onboarded_on"] = row.date("onboarded_on", past=True)
+        row.values["onboarded_on"] = row.date(
+            "onboarded_on", limit=ONBOARDING, today=self.context.today
+        )
 
     def resolve(self, rows: Sequence[Row]) -> None:
         resolve_mpn_references(rows, column="partner_id", model=Partner, attname="partner_id")
@@ -905,7 +949,8 @@ class RevenueSpec(KindSpec):
     history_of_new_records = False
     notes = (
         "stored with source 'import'; reference is unique per location, so a re-import "
-        "changes nothing; negative amounts are credits; customer may be empty"
+        "changes nothing; negative amounts are credits; customer may be empty; date at most "
+        "the last day of next month"
     )
 
     set_based = True  # COPY into a staging table and one merge, like Partner Center files
@@ -913,7 +958,7 @@ class RevenueSpec(KindSpec):
     def parse(self, row: Row) -> None:
         if location_id := row.mpn_id("location_id"):
             row.refs["location_id"] = location_id
-        row.values["revenue_date"] = row.date("date")
+        row.values["revenue_date"] = row.date("date", limit=REVENUE, today=self.context.today)
         row.values["amount"] = row.decimal(
             "amount", max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES
         )
@@ -1076,6 +1121,8 @@ class SimpleFormat:
 
     def rows(self, spec: type[KindSpec], table: Table) -> SourceRows:
         header = table.header
+        if spec.kind == "revenue" and (usage := daily_rated_usage_error(header)):
+            raise FileRejected([usage])
         missing = [column for column in spec.columns if column not in header]
         repeated = sorted({c for c in header if c in spec.columns and header.count(c) > 1})
         errors = []
@@ -1317,6 +1364,8 @@ def check_header(*, kind: str, file_format: str, head: bytes) -> list[RowError]:
         except FileRejected as exc:
             return exc.errors
         return []
+    if kind == "revenue" and (usage := daily_rated_usage_error(header)):
+        return [usage]
     names = [name.strip().lower() for name in header]
     missing = [column for column in KINDS[kind].columns if column not in names]
     if missing:

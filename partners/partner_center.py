@@ -13,11 +13,17 @@ unknown extra columns ignored):
   ``InvoiceNumber``, ``OrderId``, ``SubscriptionId``, ``ChargeStartDate``,
   ``Subtotal``, ``Currency``, ...).
 
+A **daily-rated usage** reconciliation file (``Tier2MpnId, ..., UsageDate, ...,
+BillingPreTaxTotal, BillingCurrency, ...``) is recognised and refused: the
+Azure usage it lists is billed in the invoice reconciliation file, and
+importing both would count it twice.
+
 One line becomes one :class:`~partners.models.RevenueRecord`: the amount is
 the pre-tax ``Subtotal`` (credits are negative; more than six decimal places
 are rounded half-even to six), the date is the date part of
 ``ChargeStartDate`` (``2024-03-01T00:00:00``, ``3/1/2024 12:00:00 AM``,
-``2024-03-01``...), the location is the one whose ``location_id`` is
+``2024-03-01``...; at most the last day of next month, as every revenue date:
+``partners.dates``), the location is the one whose ``location_id`` is
 ``ResellerMpnId``, the currency is ``Currency``, the customer is
 ``CustomerName`` (cut to 200 characters), the source is ``import``.
 
@@ -73,6 +79,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from partners.dates import REVENUE
 from partners.imports import (
     COMMA,
     SEMICOLON,
@@ -86,6 +93,7 @@ from partners.imports import (
     _chunks,
     _import_rows,
     _shown,
+    daily_rated_usage_error,
 )
 from partners.models import MONEY_DIGITS, MONEY_PLACES, Location, RevenueRecord, RevenueSource
 
@@ -229,6 +237,8 @@ def detect_layout(header: list[str]) -> Columns:
     present = set(lowered)
     if not any(lowered):
         raise FileRejected([RowError(1, "", "the file is empty or has no header row")])
+    if usage := daily_rated_usage_error(lowered):
+        raise FileRejected([usage])
     if present >= _SIMPLE_REVENUE:
         raise FileRejected(
             [
@@ -477,6 +487,9 @@ class Scanner:
 
     def __post_init__(self) -> None:
         self.currencies = ImportContext().currencies
+        #: revenue dates after ``latest`` are refused (``partners.dates.REVENUE``)
+        self.today = timezone.localdate()
+        self.latest = REVENUE.latest_allowed(self.today)
         self.locations: dict[str, int | None] = {}
         self.locations_complete = False
         self.unknown: dict[str, UnknownReseller] = {}
@@ -602,7 +615,7 @@ class Scanner:
         padded = width in identity
         get_identity = operator.itemgetter(*identity)
         dates = [n for n, name in enumerate(columns.layout.identity) if name in _DATE_COLUMNS]
-        locations, currencies = self.locations, self.currencies
+        locations, currencies, latest = self.locations, self.currencies, self.latest
         days, amounts, identity_dates = self._days, self._amounts, self._identity_dates
         sums, counts = self.sums, self.counts
         strip, sha256, miss = str.strip, hashlib.sha256, _CACHE_MISS
@@ -628,6 +641,7 @@ class Scanner:
             if (
                 pk is None
                 or day is None
+                or day[0] > latest
                 or amount is None
                 or currency not in currencies
                 or not invoice
@@ -760,6 +774,8 @@ class Scanner:
                     else "is required",
                 )
             )
+        elif problem := REVENUE.problem(revenue_date, today=self.today):
+            errors.append(RowError(line, "ChargeStartDate", problem))
         raw = cells[positions["Subtotal"]].strip()
         amount = parse_amount(raw, decimal_comma=dialect.decimal_comma) if raw else None
         if amount is None:

@@ -2,19 +2,24 @@
 
 Each one validates, writes inside one transaction and leaves an audit row
 (django-simple-history records who changed what; the acting user is passed
-explicitly so that tasks and commands are attributed too).
+explicitly so that tasks and commands are attributed too). Onboarding,
+agreement and revenue dates are held to ``partners.dates``: the same limits
+as the forms, the API and the imports.
 """
 
 from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from . import dates
+from .dates import DateLimit
 from .models import (
     BillingModel,
     Contact,
@@ -31,9 +36,27 @@ from .models import (
 )
 
 
-def _save(instance, *, user: AbstractBaseUser | None, reason: str = "") -> None:
-    """full_clean + save, attributing the history row to ``user``."""
-    instance.full_clean()
+def _save(
+    instance,
+    *,
+    user: AbstractBaseUser | None,
+    reason: str = "",
+    limits: Mapping[str, DateLimit] | None = None,
+) -> None:
+    """full_clean + save, attributing the history row to ``user``. ``limits``:
+    field -> how far ahead its date may be (``partners.dates``), checked
+    with the model's own validation, all errors at once."""
+    errors: dict[str, list] = {}
+    try:
+        instance.full_clean()
+    except ValidationError as error:
+        errors = error.update_error_dict(errors)
+    for name, limit in (limits or {}).items():
+        value = getattr(instance, name)
+        if isinstance(value, datetime.date) and (problem := limit.problem(value)):
+            errors.setdefault(name, []).append(problem)
+    if errors:
+        raise ValidationError(errors)
     if user is not None:
         instance._history_user = user
     if reason:
@@ -65,7 +88,11 @@ def partner_create(
         agreement_signed_on=agreement_signed_on,
         status=status,
     )
-    _save(partner, user=user)
+    _save(
+        partner,
+        user=user,
+        limits={"onboarded_on": dates.ONBOARDING, "agreement_signed_on": dates.AGREEMENT},
+    )
     designations = list(designations)
     if designations:
         partner.designations.set(designations)
@@ -89,7 +116,7 @@ def location_create(
         onboarded_on=onboarded_on,
         name=name,
     )
-    _save(location, user=user)
+    _save(location, user=user, limits={"onboarded_on": dates.ONBOARDING})
     return location
 
 
@@ -178,7 +205,7 @@ def revenue_record_create(
         reference=reference or f"{source}-{uuid.uuid4()}",
         customer=customer,
     )
-    _save(record, user=user)
+    _save(record, user=user, limits={"revenue_date": dates.REVENUE})
     return record
 
 

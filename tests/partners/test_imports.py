@@ -1111,7 +1111,8 @@ def test_nul_characters_in_revenue_text_are_errors(manager):
 @pytest.mark.django_db
 def test_an_onboarding_date_in_the_future_is_refused():
     """As on the web form: a location (or partner) cannot be onboarded after
-    today - a typo such as 9999-12-31 never reaches the evaluation."""
+    today - a typo such as 9999-12-31 never reaches the evaluation
+    (the boundaries on every door: tests/partners/test_dates.py)."""
     from django.utils import timezone
 
     partner = LocationFactory().partner
@@ -1124,9 +1125,18 @@ def test_an_onboarding_date_in_the_future_is_refused():
     report = import_file(kind="locations", source=data)
     assert not report.ok
     found = [(e.row, e.column, e.message) for e in report.errors]
+    today = timezone.localdate().isoformat()
     assert found == [
-        (2, "onboarded_on", "'9999-12-31' is in the future"),
-        (3, "onboarded_on", f"'{tomorrow.isoformat()}' is in the future"),
+        (
+            2,
+            "onboarded_on",
+            f"onboarding date 9999-12-31 is in the future (latest allowed {today})",
+        ),
+        (
+            3,
+            "onboarded_on",
+            f"onboarding date {tomorrow.isoformat()} is in the future (latest allowed {today})",
+        ),
     ]
     assert not Location.objects.filter(location_id__in=["7100001", "7100002"]).exists()
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from compliance.models import CaseState, DeadlineOutcome, Evaluation, FollowUpCase
+from partners.dates import end_of_next_month
 from partners.models import Contact, Location, Partner, RevenueRecord, SupportContract
 
 pytestmark = pytest.mark.django_db
@@ -123,7 +124,8 @@ def test_revenue_form_rejects_future_dates_and_bad_amounts(client, staff, own_pa
         reverse("partners:revenue-new", args=[own_partner.partner_id]),
         {
             "location": own_partner.locations.get().pk,
-            "revenue_date": (today + datetime.timedelta(days=2)).isoformat(),
+            # later than the last day of next month (partners.dates.REVENUE)
+            "revenue_date": (end_of_next_month(today) + datetime.timedelta(days=1)).isoformat(),
             "amount": "12abc",
             "currency": "XXX",
         },

@@ -23,6 +23,12 @@ files: UTF-8 (with or without BOM), a header row, columns in any order;
   YYYY-MM-DD, in semicolon files also DD.MM.YYYY. Yes/no cells take
   yes/no, true/false, 1/0, ja/nein (empty = no).
 
+partner-center files: the invoice reconciliation file (new commerce or the
+  legacy license-based one). A daily-rated usage file (UsageDate,
+  BillingPreTaxTotal, ...) is refused in either format: its Azure usage is
+  billed in the invoice reconciliation file, so importing both would count it
+  twice.
+
 all or nothing: one bad row rejects the file; every bad row is listed
   (row = line in the file, header = 1) and nothing is written. Importing the
   same file again changes nothing; changed values update the stored records.
