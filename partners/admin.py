@@ -8,6 +8,9 @@ Lists select their related rows up front; the tests pin their query counts.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import Count, OuterRef, Q, Subquery
@@ -21,6 +24,7 @@ from compliance.services import partners_reevaluate
 from portal.admin import AuditedAdmin, admin_change_link, format_money, user_may
 
 from . import selectors
+from .dates import AGREEMENT, ONBOARDING, REVENUE, DateLimit
 from .models import (
     Contact,
     Currency,
@@ -32,6 +36,36 @@ from .models import (
     RevenueRecord,
     SupportContract,
 )
+
+# --- The date rule of every door (docs/decisions/0007) -------------------------------
+
+
+class DateLimitedForm(forms.ModelForm):
+    """Refuses dates beyond their limit (``partners.dates``), like the
+    services behind the other doors; a stored date that is not changed is
+    not checked again."""
+
+    date_limits: ClassVar[dict[str, DateLimit]] = {}
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, limit in self.date_limits.items():
+            if name in self.changed_data and (problem := limit.problem(cleaned.get(name))):
+                self.add_error(name, problem)
+        return cleaned
+
+
+class PartnerAdminForm(DateLimitedForm):
+    date_limits = {"onboarded_on": ONBOARDING, "agreement_signed_on": AGREEMENT}
+
+
+class LocationAdminForm(DateLimitedForm):
+    date_limits = {"onboarded_on": ONBOARDING}
+
+
+class RevenueRecordAdminForm(DateLimitedForm):
+    date_limits = {"revenue_date": REVENUE}
+
 
 # --- List filters -----------------------------------------------------------
 
@@ -165,6 +199,7 @@ class ExchangeRateAdmin(ReevaluatingAuditedAdmin):
 
 
 class LocationInline(admin.TabularInline):
+    form = LocationAdminForm
     model = Location
     fields = ("location_id", "name", "country", "onboarded_on", "is_active", "deauthorised_on")
     ordering = ("location_id",)
@@ -199,6 +234,7 @@ class SupportContractInline(admin.TabularInline):
 
 @admin.register(Partner)
 class PartnerAdmin(ReevaluatingAuditedAdmin):
+    form = PartnerAdminForm
     list_display = (
         "partner_id",
         "name",
@@ -296,6 +332,7 @@ class PartnerAdmin(ReevaluatingAuditedAdmin):
 
 @admin.register(Location)
 class LocationAdmin(ReevaluatingAuditedAdmin):
+    form = LocationAdminForm
     list_display = (
         "location_id",
         "name",
@@ -358,6 +395,7 @@ class ContactAdmin(PortalLoginFieldMixin, AuditedAdmin):
 
 @admin.register(RevenueRecord)
 class RevenueRecordAdmin(ReevaluatingAuditedAdmin):
+    form = RevenueRecordAdminForm
     # The largest table: no unfiltered COUNT(*), related rows in the same
     # query, and autocomplete instead of selects with every location.
     list_display = (

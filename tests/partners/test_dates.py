@@ -433,3 +433,56 @@ def test_the_partner_center_import_takes_next_months_charges_and_refuses_later_o
         TOMORROW,
         LAST_REVENUE_DAY,
     ]
+
+
+# --- the admin site -------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(StaffUserFactory(is_superuser=True))
+    return client
+
+
+def test_admin_revenue_form_refuses_a_date_beyond_next_month(admin_client):
+    location = LocationFactory()
+
+    def add(day):
+        return admin_client.post(
+            reverse("admin:partners_revenuerecord_add"),
+            {
+                "location": location.pk,
+                "revenue_date": day.isoformat(),
+                "amount": "10.00",
+                "currency": "USD",
+                "source": "manual",
+                "reference": f"ADMIN-{day}",
+                "customer": "",
+            },
+        )
+
+    refused = add(TOO_LATE)
+    assert refused.status_code == 200
+    assert REVENUE_MESSAGE in refused.content.decode()
+    assert add(LAST_REVENUE_DAY).status_code == 302
+    assert RevenueRecord.objects.get().revenue_date == LAST_REVENUE_DAY
+
+
+def test_admin_location_form_refuses_a_future_onboarding_date_but_keeps_stored_ones(admin_client):
+    location = LocationFactory(onboarded_on=TODAY)
+    url = reverse("admin:partners_location_change", args=[location.pk])
+    data = {
+        "location_id": location.location_id,
+        "partner": location.partner.pk,
+        "name": "Renamed",
+        "country": location.country,
+        "onboarded_on": TOMORROW.isoformat(),
+        "is_active": "on",
+    }
+    refused = admin_client.post(url, data)
+    assert refused.status_code == 200
+    assert ONBOARDING_MESSAGE in refused.content.decode()
+    Location.objects.filter(pk=location.pk).update(onboarded_on=TOMORROW)  # stored earlier
+    assert admin_client.post(url, data).status_code == 302  # unchanged: not checked again
+    location.refresh_from_db()
+    assert location.name == "Renamed"
