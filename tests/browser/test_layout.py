@@ -1,10 +1,12 @@
 """Every page fits the window, in English and in German: at 1280 px no page
 of a staff user or a partner user (tests/pages.py) scrolls sideways - the
 German top bar was the one that did (its log-out button cut off). The top
-bar also fits at the edges of the expanded layout (1200 and 1400 px)."""
+bar also fits at the edges of the expanded layout (1200 and 1400 px), and
+the charts write money the way the page's language does."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,7 +15,7 @@ from django.conf import settings
 
 from tests.pages import build_world, portal_pages
 
-from .conftest import PASSWORD, log_in
+from .conftest import PASSWORD, chart_state, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -90,3 +92,26 @@ def test_the_german_top_bar_fits_where_the_navigation_is_expanded(
         box = logout.bounding_box()
         assert box["x"] + box["width"] <= width
         screenshot(page, f"layout-{who}-de-{width}")
+
+
+# Intl.NumberFormat puts a no-break space between amount and code.
+AXIS_LABELS = {
+    "en": re.compile(r"^-?USD\u00a0\d{1,3}(,\d{3})*(\.\d+)?$"),
+    "de": re.compile(r"^-?\d{1,3}(\.\d{3})*(,\d+)?\u00a0USD$"),
+}
+TICKS = """() => {
+  const chart = Chart.getChart(document.querySelector("canvas[data-chart-source]"));
+  return chart.scales.y.ticks.map((t) => t.label);
+}"""
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize("who", list(USERS))
+def test_chart_axes_write_money_the_way_the_page_does(browser, live_server, world, who, language):
+    with _window(browser, live_server, USERS[who], language, 1280) as page:
+        page.goto("/")
+        chart_state(page)
+        labels = page.evaluate(TICKS)
+        assert len(labels) > 2, labels
+        assert all(AXIS_LABELS[language].match(label) for label in labels), labels
+        assert not any("$" in label for label in labels), labels
