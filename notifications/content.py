@@ -40,6 +40,13 @@ def _money(value: Any, language: str) -> str:
     return format_usd(Decimal(str(value)), language)
 
 
+def _programme(facts: dict[str, Any], language: str) -> str:
+    """The policy's name in ``language`` (``Policy.name_in``, taken when the
+    message was planned); the English name for facts older than that."""
+    names = facts.get("policy_names") or {}
+    return names.get(language) or facts.get("policy_name", "")
+
+
 def _plans(types: list[str]) -> str:
     names = [PLAN_NAMES.get(t, t) for t in types] or [PLAN_NAMES["asfp"], PLAN_NAMES["psfp"]]
     if len(names) == 1:
@@ -115,7 +122,7 @@ def context(
         "partner_id": facts.get("partner_id", ""),
         "location_id": location_id,
         "subject_label": subject_label,
-        "programme": facts.get("policy_name", ""),
+        "programme": _programme(facts, language),
         "policy_code": facts.get("policy_code", ""),
         "is_location": bool(location_id),
         "is_direct_bill": facts.get("applies_to") == "direct_bill",
@@ -168,6 +175,10 @@ def sample_facts(kind: str, language: str = "en") -> tuple[datetime.date, int, d
         "location_id": "",
         "policy_code": "csp-direct-2021",
         "policy_name": "CSP direct bill partner requirements (2021)",
+        "policy_names": {
+            "en": "CSP direct bill partner requirements (2021)",
+            "de": "CSP-Anforderungen für die Direktabrechnung (2021)",
+        },
         "applies_to": "direct_bill",
         "subject_level": "partner",
         "as_of": "2021-06-15",
