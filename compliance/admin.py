@@ -124,13 +124,13 @@ class PolicyAdmin(ReevaluatingAuditedAdmin):
         "reminders",
     )
     list_filter = (InForceFilter, "applies_to", "subject_level", "deadline_anchor")
-    search_fields = ("code", "name")
+    search_fields = ("code", "name", "name_de")
     readonly_fields = ("created_at", "updated_at")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     ordering = ("effective_from", "code")
     inlines = (PolicyRequirementInline,)
     fieldsets = (
-        (None, {"fields": ("code", "name", "description", "source_url")}),
+        (None, {"fields": ("code", "name", "name_de", "description", "source_url")}),
         (_("Scope"), {"fields": ("applies_to", "subject_level", "effective_from", "effective_to")}),
         (_("Deadline and reminders"), {"fields": ("deadline_anchor", "reminder_offsets")}),
         (_("Record"), {"fields": ("created_at", "updated_at")}),

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -40,6 +41,12 @@ class Policy(models.Model):
 
     code = models.SlugField(_("code"), max_length=50, unique=True)
     name = models.CharField(_("name"), max_length=200)
+    name_de = models.CharField(
+        _("name (German)"),
+        max_length=200,
+        blank=True,
+        help_text=_("Shown on German pages and in German emails; empty: the name above."),
+    )
     description = models.TextField(_("description"), blank=True)
     source_url = models.URLField(_("source"), blank=True)
     applies_to = models.CharField(
@@ -102,6 +109,19 @@ class Policy(models.Model):
         if len(set(offsets)) != len(offsets):
             raise ValidationError({"reminder_offsets": _("Each offset may appear only once.")})
         self.reminder_offsets = sorted(offsets, reverse=True)
+
+    def name_in(self, language: str | None = None) -> str:
+        """The name in ``language`` (default: the active one): the German
+        name on German pages and in German emails, else the name."""
+        language = language or get_language() or "en"
+        if language.startswith("de") and self.name_de:
+            return self.name_de
+        return self.name
+
+    @property
+    def display_name(self) -> str:
+        """The name in the active language (for templates)."""
+        return self.name_in()
 
     def in_force_on(self, day: datetime.date) -> bool:
         return self.effective_from <= day and (

@@ -47,6 +47,13 @@ def _plan_name(plan_type: str) -> str:
     return f"{label} ({short})" if short and short != plan_type.capitalize() else label
 
 
+def _programme(facts: dict[str, Any], language: str) -> str:
+    """The policy's name in ``language`` (``Policy.name_in``, taken when the
+    message was planned); the English name for facts older than that."""
+    names = facts.get("policy_names") or {}
+    return names.get(language) or facts.get("policy_name", "")
+
+
 def _plans(types: list[str]) -> str:
     names = [_plan_name(t) for t in types or rules.DEFAULT_QUALIFYING_PLAN_TYPES]
     if len(names) == 1:
@@ -122,7 +129,7 @@ def context(
         "partner_id": facts.get("partner_id", ""),
         "location_id": location_id,
         "subject_label": subject_label,
-        "programme": facts.get("policy_name", ""),
+        "programme": _programme(facts, language),
         "policy_code": facts.get("policy_code", ""),
         "is_location": bool(location_id),
         "is_direct_bill": facts.get("applies_to") == "direct_bill",
@@ -175,6 +182,10 @@ def sample_facts(kind: str, language: str = "en") -> tuple[datetime.date, int, d
         "location_id": "",
         "policy_code": "csp-direct-2021",
         "policy_name": "CSP direct bill partner requirements (2021)",
+        "policy_names": {
+            "en": "CSP direct bill partner requirements (2021)",
+            "de": "CSP-Anforderungen für die Direktabrechnung (2021)",
+        },
         "applies_to": "direct_bill",
         "subject_level": "partner",
         "as_of": "2021-06-15",

@@ -147,6 +147,8 @@ class _Planner:
         return {
             "policy_code": policy.code,
             "policy_name": policy.name,
+            # each reader's language picks its own (notifications.content)
+            "policy_names": {code: policy.name_in(code) for code, _name in settings.LANGUAGES},
             "applies_to": policy.applies_to,
             "subject_level": policy.subject_level,
             "qualifying_plan_types": list(support.qualifying_plan_types) if support else [],

@@ -24,6 +24,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from . import imports, tasks
+from .display import import_kind_label
 from .views import PAGE_SIZE, PortalFormView, StaffRequiredMixin
 
 ERRORS_PAGE_SIZE = 50
@@ -34,8 +35,13 @@ def max_upload_bytes() -> int:
     return int(getattr(settings, "IMPORT_MAX_UPLOAD_MB", 200)) * 1024 * 1024
 
 
+def upload_kind_choices() -> list[tuple[str, str]]:
+    """The kinds of the upload form, labelled in the active language."""
+    return [(value, import_kind_label(value)) for value, _label in imports.UPLOAD_KINDS]
+
+
 class ImportUploadForm(forms.Form):
-    kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=imports.UPLOAD_KINDS)
+    kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=upload_kind_choices)
     file = forms.FileField(
         label=gettext_lazy("CSV file"),
         help_text=gettext_lazy(

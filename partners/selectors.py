@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from compliance import rules
 
+from .display import change_reason_display
 from .models import Contact, Location, Partner, RevenueRecord, SupportContract
 
 
@@ -250,7 +251,7 @@ def partner_change_history(*, partner: Partner, limit: int = 40) -> list[History
                 object_label=_object_label(model, record, location_ids),
                 action=record.history_type,
                 user=_person(user),
-                reason=record.history_change_reason or "",
+                reason=change_reason_display(record.history_change_reason or ""),
                 changes=tuple(changes),
             )
         )

@@ -1,5 +1,6 @@
 """The rows the data migrations create (currencies, designations, the staff
-groups with their permissions, the programme policies). A transactional test
+groups with their permissions, the programme policies with their German
+names). A transactional test
 empties every table when it ends, these included; tests put them back with
 ``restore_reference_data`` (idempotent), running the migrations' own code."""
 
@@ -15,3 +16,4 @@ def restore_reference_data() -> None:
     reference.load(apps, None)
     reference.create_groups(apps, None)
     import_module("compliance.migrations.0002_programme_policies").create_policies(apps, None)
+    import_module("compliance.migrations.0008_policy_name_de").fill_german_names(apps, None)

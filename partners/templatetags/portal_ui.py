@@ -136,11 +136,31 @@ def requirement_label(code: str) -> str:
 
 
 @register.filter
-def explanation(evaluation) -> str:
-    """The evaluation's explanation in the active language."""
-    if _language().startswith("de") and getattr(evaluation, "explanation_de", ""):
-        return evaluation.explanation_de
-    return evaluation.explanation
+def import_kind(run) -> str:
+    """An import run's kind (and file format) in the active language."""
+    from partners.display import import_kind_label
+
+    return import_kind_label(run.kind, run.file_format)
+
+
+@register.filter
+def import_term(value: str) -> str:
+    """The dialect or layout an import run's summary names, in the active language."""
+    from partners.display import import_term
+
+    return import_term(value)
+
+
+@register.filter
+def explanation(row) -> str:
+    """The explanation of an evaluation or deadline outcome in the active
+    language. A deadline outcome keeps its explanation in English only: on a
+    German page it has none (the page lists the unmet requirements)."""
+    if not _language().startswith("de"):
+        return row.explanation
+    if not hasattr(row, "explanation_de"):
+        return ""
+    return row.explanation_de or row.explanation
 
 
 @register.simple_tag(takes_context=True)

@@ -4,22 +4,40 @@
 (function () {
   "use strict";
 
+  // Money the way the page's language writes it, as the server does
+  // (portal_ui.usd): "USD 2,000" in English, "2.000 USD" in German.
+  function locale() {
+    return document.documentElement.lang || "en";
+  }
+
   function formatter() {
-    var lang = document.documentElement.lang || "en";
-    return new Intl.NumberFormat(lang === "de" ? "de-DE" : "en-US", {
+    return new Intl.NumberFormat(locale(), {
       style: "currency",
       currency: "USD",
+      currencyDisplay: "code",
       maximumFractionDigits: 2,
       minimumFractionDigits: 2
     });
   }
 
-  function compact() {
-    var lang = document.documentElement.lang || "en";
-    return new Intl.NumberFormat(lang === "de" ? "de-DE" : "en-US", {
-      notation: "compact",
-      maximumFractionDigits: 1
-    });
+  // Axis ticks: no cents unless the steps need them; millions in the
+  // language's short form ("USD 1.5M", "1,5 Mio. USD") once the axis
+  // reaches them.
+  function axisFormatters() {
+    var options = {
+      style: "currency",
+      currency: "USD",
+      currencyDisplay: "code",
+      minimumFractionDigits: 0,
+      maximumFractionDigits: 2
+    };
+    return {
+      plain: new Intl.NumberFormat(locale(), options),
+      compact: new Intl.NumberFormat(locale(), Object.assign({}, options, {
+        notation: "compact",
+        maximumFractionDigits: 1
+      }))
+    };
   }
 
   function draw(canvas) {
@@ -29,7 +47,7 @@
     }
     var data = JSON.parse(source.textContent);
     var money = formatter();
-    var short = compact();
+    var axis = axisFormatters();
     var styles = getComputedStyle(document.documentElement);
     var primary = styles.getPropertyValue("--bs-primary").trim() || "#0d6efd";
     var values = data.values.map(Number);
@@ -61,7 +79,12 @@
           x: { grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
           y: {
             beginAtZero: true,
-            ticks: { callback: function (v) { return "$" + short.format(v); } }
+            ticks: {
+              callback: function (value, index, ticks) {
+                var largest = Math.max.apply(null, ticks.map(function (t) { return Math.abs(t.value); }));
+                return (largest >= 1e6 ? axis.compact : axis.plain).format(value);
+              }
+            }
           }
         }
       }

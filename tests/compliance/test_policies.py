@@ -1,10 +1,12 @@
-"""The data migration creates the three programme policies of PRODUCT §2."""
+"""The data migrations create the three programme policies of PRODUCT §2,
+with their German names."""
 
 import datetime
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from compliance.models import Policy, PolicyRequirement
 
@@ -50,6 +52,24 @@ def test_three_policies_with_the_published_values():
     assert reseller.deadline_anchor == "onboarding_anniversary_month"
     assert reseller.reminder_offsets == [90, 60, 30]
     assert _requirements(reseller) == {"revenue": (Decimal("1000.00"), [])}
+
+
+def test_the_shipped_policies_have_german_names_shown_by_language():
+    assert dict(Policy.objects.values_list("code", "name_de")) == {
+        "csp-direct-2021": "CSP-Anforderungen für die Direktabrechnung (2021)",
+        "csp-direct-fy26": "CSP-Anforderungen für die Direktabrechnung (GJ26)",
+        "csp-indirect-reseller-2024": "CSP-Umsatzanforderung für indirekte Reseller (2024)",
+    }
+    policy = Policy.objects.get(code="csp-indirect-reseller-2024")
+    assert policy.name_in("en") == "CSP indirect reseller revenue requirement (2024)"
+    assert policy.name_in("de") == "CSP-Umsatzanforderung für indirekte Reseller (2024)"
+    with translation.override("de"):
+        assert policy.display_name == policy.name_de
+    with translation.override("en"):
+        assert policy.display_name == policy.name
+    # a policy staff add without a German name shows its name on German pages
+    policy.name_de = ""
+    assert policy.name_in("de") == policy.name
 
 
 def test_policy_validation_of_offsets_and_requirements():

@@ -278,8 +278,8 @@ def test_real_smtp_server_receives_one_email_per_language(
         "deadline 2022-09-01"
     )
     assert de.message["Subject"].strip() == (
-        "Alpenblick IT GmbH: noch 14 Tage, um CSP direct bill partner requirements (2021) "
-        "zu erfüllen \N{EN DASH} Frist: 01.09.2022"
+        "Alpenblick IT GmbH: noch 14 Tage, um CSP-Anforderungen für die Direktabrechnung "
+        "(2021) zu erfüllen \N{EN DASH} Frist: 01.09.2022"
     )
     en_text, de_text = en.part("text/plain"), de.part("text/plain")
     assert "USD 212,400.00, USD 87,600.00 short of USD 300,000.00" in en_text

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core import mail
 
 from compliance import tasks as compliance_tasks
+from notifications import content
 from notifications.models import Kind, Notification
 from partners.models import Language
 from portal.celery import app as celery_app
@@ -39,6 +40,24 @@ def test_staff_preview_every_template_with_sample_data(staff_client, kind, langu
     if kind != Kind.BACK_ON_TRACK:
         amount = "87.600,00 USD" if language == "de" else "USD 87,600.00"
         assert amount in text.content.decode()
+
+
+def test_each_language_names_the_policy_in_that_language():
+    for language, name in (
+        ("en", "CSP direct bill partner requirements (2021)"),
+        ("de", "CSP-Anforderungen für die Direktabrechnung (2021)"),
+    ):
+        deadline, offset, facts = content.sample_facts(Kind.REMINDER, language)
+        rendered = content.render(
+            kind=Kind.REMINDER, language=language, deadline=deadline, offset=offset, facts=facts
+        )
+        assert name in rendered.subject and name in rendered.text and name in rendered.html
+        # facts planned before policies had German names: the name they have
+        del facts["policy_names"]
+        rendered = content.render(
+            kind=Kind.REMINDER, language=language, deadline=deadline, offset=offset, facts=facts
+        )
+        assert "CSP direct bill partner requirements (2021)" in rendered.subject
 
 
 def test_preview_index_lists_every_template(staff_client):

@@ -169,8 +169,8 @@ def test_german_contacts_get_german_text(manager, run_day):
     (message,) = mail.outbox
     html = message.alternatives[0][0]
     assert message.subject == (
-        "Alpenblick IT GmbH: noch 14 Tage, um "
-        "CSP direct bill partner requirements (2021) zu erfüllen \N{EN DASH} Frist: 01.09.2022"
+        "Alpenblick IT GmbH: noch 14 Tage, um CSP-Anforderungen für die "
+        "Direktabrechnung (2021) zu erfüllen \N{EN DASH} Frist: 01.09.2022"
     )
     for text in (message.body, html):
         assert "Guten Tag," in text
