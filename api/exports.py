@@ -31,8 +31,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
 from compliance import selectors as compliance_selectors
 from compliance.models import Purpose
 from partners import selectors as partner_selectors
-from partners.exports import PARTNER_EXPORT_HEADER, csv_stream, partner_export_rows
-from partners.filters import PartnerFilter
+from portal.exports import PARTNER_EXPORT_HEADER, csv_stream, partner_export_rows
+from portal.filters import PartnerFilter
 
 from . import selectors
 from .filters import EvaluationFilter, RevenueFilter
@@ -118,7 +118,7 @@ def _money(value: Decimal | None) -> Decimal | None:
 
 
 class PartnerExport(ExportView):
-    """The partner list with the filters of the web list (partners.filters)."""
+    """The partner list with the filters of the web list (portal.filters)."""
 
     name = "partners"
     header = PARTNER_EXPORT_HEADER

@@ -226,7 +226,8 @@ def _run(rows: int, seed: int) -> dict[str, Any]:
     from django.core.management import call_command
     from django.db import connection
 
-    from partners.models import ImportRun, Location, RevenueRecord
+    from ingestion.models import ImportRun
+    from partners.models import Location, RevenueRecord
 
     tables = [RevenueRecord._meta.db_table, RevenueRecord.history.model._meta.db_table]
     resellers = sorted(Location.objects.values_list("location_id", flat=True))

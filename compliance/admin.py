@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from portal.admin import AuditedAdmin, admin_change_link, format_money
+from core.admin import AuditedAdmin, ReadOnlyAdmin, admin_change_link, format_money
 
 from . import services
 from .models import (
@@ -179,19 +179,6 @@ class PolicyRequirementAdmin(ReevaluatingAuditedAdmin):
 
 
 # --- What the engine records ------------------------------------------------------
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Engine output: visible and filterable, never edited by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Evaluation)

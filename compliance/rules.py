@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal, localcontext
-from functools import lru_cache
+from decimal import Decimal, localcontext
+
+from core.formatting import format_date, format_usd, is_german
 
 __all__ = [
     "AGREEMENT",
@@ -148,13 +149,6 @@ def ttm_window(as_of: date) -> Window:
     return Window(start=add_years(as_of, -1), end=as_of - ONE_DAY)
 
 
-def format_date(day: date, language: str = "en") -> str:
-    """ISO date in English (``2021-09-30``), ``30.09.2021`` in German."""
-    if _is_german(language):
-        return f"{day.day:02d}.{day.month:02d}.{day.year:04d}"
-    return day.isoformat()
-
-
 # --------------------------------------------------------------------------
 # Money
 # --------------------------------------------------------------------------
@@ -247,25 +241,6 @@ def ttm_sum(
     """USD total of the lines dated inside ``window`` (credits count).
     Rates are needed only for lines inside the window."""
     return convert((line for line in lines if line[2] in window), rates or {})
-
-
-def format_usd(amount: Decimal, language: str = "en") -> str:
-    """``USD 212,400.00`` (English) or ``212.400,00 USD`` (German), rounded
-    half-up to cents."""
-    text = _cents_text(_as_decimal(amount))
-    if _is_german(language):
-        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-        return f"{text} USD"
-    return f"USD {text}"
-
-
-@lru_cache(maxsize=8192)
-def _cents_text(amount: Decimal) -> str:
-    # Cached: each total is shown in English and German, thresholds repeat.
-    cents = amount.quantize(CENT, rounding=ROUND_HALF_UP)
-    if cents == 0:
-        cents = abs(cents)  # no "-0.00"
-    return f"{cents:,.2f}"
 
 
 # --------------------------------------------------------------------------
@@ -517,7 +492,7 @@ class Result:
     def explanation(self, language: str = "en") -> str:
         """Why, in plain words (PRODUCT 4.7). ``language`` "de..." gives
         German, anything else English."""
-        return _explain(self, _is_german(language))
+        return _explain(self, is_german(language))
 
 
 STATUS_RANKS = {COMPLIANT: 0, NOT_APPLICABLE: 0, AT_RISK: 1, NON_COMPLIANT: 2, ERROR: 3}
@@ -788,10 +763,6 @@ def deadline_outcome(facts: SubjectFacts, policy: PolicySpec, deadline: date) ->
 # --------------------------------------------------------------------------
 
 
-def _is_german(language: str) -> bool:
-    return (language or "").lower().startswith("de")
-
-
 def _plan(plan_type: str | None) -> str:
     return PLAN_SHORT_NAMES.get(plan_type or "", plan_type or "")
 
@@ -807,7 +778,7 @@ def _plans(types: tuple[str, ...], de: bool) -> str:
 def plan_names(types: Iterable[str], language: str = "en") -> str:
     """``ASfP or PSfP`` (``ASfP oder PSfP`` in German): plan types by their
     short names, as the explanations list the qualifying plans."""
-    return _plans(tuple(types), _is_german(language))
+    return _plans(tuple(types), is_german(language))
 
 
 def _days(days: int, de: bool) -> str:

@@ -23,11 +23,11 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.bulk import copy_insert, history_created, upsert
 from partners.models import BillingModel, Location, Partner, PartnerStatus
 from partners.services import location_deauthorise, partner_move_to_indirect
 
 from . import rules, selectors
-from .bulk import copy_insert, history_created, upsert
 from .models import (
     CaseKind,
     CaseState,

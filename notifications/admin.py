@@ -9,14 +9,14 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from portal.admin import admin_change_link
+from core.admin import ReadOnlyAdmin, admin_change_link
 
 from . import services
 from .models import Notification, NotificationStatus
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "kind",
@@ -64,15 +64,6 @@ class NotificationAdmin(admin.ModelAdmin):
         "facts",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_requeue_permission(self, request):
         return request.user.has_perm("notifications.change_notification")

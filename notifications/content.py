@@ -17,7 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from compliance import rules
-from compliance.rules import format_date, format_usd
+from core.formatting import format_date, format_usd
 from partners.models import PlanType
 
 from .models import Kind

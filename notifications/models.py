@@ -76,7 +76,7 @@ class Notification(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     offset = models.PositiveSmallIntegerField(
         _("offset (days before the deadline)"),
-        # OFFSET is an SQL keyword, and compliance.bulk leaves ON CONFLICT
+        # OFFSET is an SQL keyword, and core.bulk leaves ON CONFLICT
         # column names unquoted.
         db_column="offset_days",
         help_text=_("The reminder offset; 0 for notices that are not reminders."),

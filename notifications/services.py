@@ -30,8 +30,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from compliance.bulk import upsert
 from compliance.models import DeadlineOutcome, Evaluation, Policy
+from core.bulk import upsert
 
 from . import content, selectors
 from .models import OPEN_STATUSES, REMINDER_KINDS, Kind, Notification, NotificationStatus

@@ -13,7 +13,7 @@ import re
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-# Import kinds by the value of the upload form (``partners.imports.UPLOAD_KINDS``:
+# Import kinds by the value of the upload form (``ingestion.imports.UPLOAD_KINDS``:
 # the kind, and ":<format>" for another file format than the simple CSV).
 IMPORT_KINDS = {
     "partners": gettext_lazy("partners"),
@@ -36,7 +36,7 @@ def import_kind_label(kind: str, file_format: str = "simple") -> str:
 
 
 # What an import run's summary says about the file: the CSV dialect
-# (``partners.imports.COMMA`` / ``SEMICOLON``) and the Partner Center layout.
+# (``ingestion.imports.COMMA`` / ``SEMICOLON``) and the Partner Center layout.
 _IMPORT_TERMS = {
     "comma-separated, decimal point": gettext_lazy("comma-separated, decimal point"),
     "semicolon-separated, decimal comma": gettext_lazy("semicolon-separated, decimal comma"),
@@ -60,7 +60,7 @@ _REASONS = {
     "moved to the indirect model": gettext_lazy("moved to the indirect model"),
 }
 _CASE_DONE = re.compile(r"follow-up case (?P<case>\d+) done")
-# "import <kind> <file name>" (partners.imports; the Partner Center import
+# "import <kind> <file name>" (ingestion.imports; the Partner Center import
 # names its kind "revenue (Partner Center)").
 _IMPORT_REASON_KINDS = {
     "revenue (Partner Center)": "revenue:partner-center",

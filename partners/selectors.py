@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from compliance import rules
+from core.formatting import format_date
 
 from .display import change_reason_display
 from .models import Contact, Location, Partner, RevenueRecord, SupportContract
@@ -290,7 +290,7 @@ def _display(field, record) -> str:
 
 def _day(value: datetime.date) -> str:
     """As the pages show dates: ISO in English, dd.mm.yyyy in German."""
-    return rules.format_date(value, get_language() or "en")
+    return format_date(value, get_language() or "en")
 
 
 def _short(value) -> str:

@@ -8,8 +8,8 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from . import views
 from .accounts import PortalLoginView
+from .views import dashboard as views
 
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
@@ -18,9 +18,9 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
-    path("notifications/", include("notifications.urls")),
-    path("partners/", include("partners.urls")),
-    path("imports/", include("partners.import_urls")),
+    path("notifications/", include("portal.notification_urls")),
+    path("partners/", include("portal.partner_urls")),
+    path("imports/", include("portal.import_urls")),
     path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
@@ -40,7 +40,7 @@ urlpatterns = [
         name="api-redoc",
     ),
     path("exports/", include("api.export_urls")),
-    path("", include("compliance.urls")),
+    path("", include("portal.compliance_urls")),
 ]
 
-handler500 = "portal.views.server_error"
+handler500 = "portal.views.dashboard.server_error"

@@ -29,10 +29,11 @@ from django.utils import timezone
 
 from compliance.models import CaseState, DeadlineOutcome, FollowUpCase
 from compliance.services import evaluation_run, followup_case_move, outcome_override
+from ingestion.models import ImportRun
 from notifications.models import Notification
 from notifications.services import reminders_plan
 from partners import services as ps
-from partners.models import Contact, ImportRun
+from partners.models import Contact
 from tests.factories import StaffUserFactory, UserFactory
 from tests.portal.test_url_walk import _params, _reverse, _walk
 

@@ -41,11 +41,16 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    # ours
+    # ours, from the bottom layer up (docs/architecture.md)
+    "core",
     "partners",
     "compliance",
+    "ingestion",
     "notifications",
+    "jobs",
+    "portal",
     "api",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -16,7 +16,8 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from compliance.services import evaluation_run
-from partners.models import ImportRun, RevenueRecord
+from ingestion.models import ImportRun
+from partners.models import RevenueRecord
 from tests.factories import LocationFactory
 
 pytestmark = pytest.mark.django_db
@@ -318,7 +319,7 @@ def test_a_nul_after_the_first_64_kb_rejects_the_preview(staff_client, location,
     assert not RevenueRecord.objects.exists()
 
 
-# --- the Partner Center format (partners.partner_center, a parser of its own) --------------
+# --- the Partner Center format (ingestion.partner_center, a parser of its own) --------------
 
 PC_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "partner_center" / "new-commerce.csv"
 PC_HEADER, PC_ROW = PC_FILE.read_bytes().splitlines(keepends=True)[:2]

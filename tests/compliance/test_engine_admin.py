@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from compliance import tasks
 from compliance.models import CaseState, DeadlineOutcome, Evaluation, FollowUpCase, JobRun
 from compliance.services import evaluation_run
+from jobs import tasks
 from partners import services as ps
 from partners.models import Partner
 

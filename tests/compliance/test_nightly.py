@@ -14,9 +14,9 @@ from django.db import connection
 from django.utils import timezone
 
 from bench.load import database_url
-from compliance import tasks
 from compliance.models import Evaluation, JobRun, JobState
 from compliance.services import NIGHTLY_JOB, job_run_claim
+from jobs import tasks
 from partners import services as ps
 from portal.celery import app as celery_app
 

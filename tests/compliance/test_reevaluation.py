@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from compliance import services, tasks
 from compliance.models import DeadlineOutcome, Evaluation, FollowUpCase, OutcomeResult
+from jobs.tasks import evaluate_all
 from notifications.models import Notification
 from partners import services as ps
 from partners.models import Location, Partner, RevenueRecord
@@ -329,7 +330,7 @@ def test_an_initial_load_decides_no_deadline_until_the_nightly_run(tmp_path, api
     assert {e["subject_id"] for e in current(api, "1000001", today)} == {"2000001"}
     assert {e["subject_id"] for e in current(api, "1000002", today)} == {"2000002"}
 
-    tasks.evaluate_all.delay(today.isoformat())  # the nightly run (eager in tests)
+    evaluate_all.delay(today.isoformat())  # the nightly run (eager in tests)
 
     outcomes = {o.subject_id: o for o in DeadlineOutcome.objects.all()}
     assert set(outcomes) == {"2000001", "2000002"}

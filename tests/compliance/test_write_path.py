@@ -9,9 +9,9 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from compliance.bulk import copy_insert
 from compliance.models import Evaluation, Policy
 from compliance.services import ROW_FIELDS, evaluation_run
+from core.bulk import copy_insert
 from partners import services as ps
 from partners.models import Partner
 from tests.compliance.test_engine import _bulk_partners

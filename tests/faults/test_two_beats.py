@@ -16,9 +16,9 @@ import time
 import pytest
 from django.db import connection
 
-from compliance import tasks
 from compliance.models import JobRun, JobState
 from compliance.services import NIGHTLY_JOB
+from jobs import tasks
 from notifications.models import OPEN_STATUSES, Notification
 from portal.celery import app as celery_app
 from tests.concurrency import race

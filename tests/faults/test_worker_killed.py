@@ -23,9 +23,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from compliance import tasks
 from compliance.models import Evaluation, JobRun, JobState
 from compliance.services import NIGHTLY_JOB, job_run_claim
+from jobs import tasks
 from notifications.models import OPEN_STATUSES, Notification
 
 from .conftest import NIGHT, forget_the_night, night_rows, one_night_of_data, recipients, wait_for

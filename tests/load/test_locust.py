@@ -19,7 +19,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from bench import load
-from partners.models import ImportRun, RevenueRecord
+from ingestion.models import ImportRun
+from partners.models import RevenueRecord
 from tests.reference import restore_reference_data
 
 pytestmark = [pytest.mark.slow]

@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 
-from compliance import tasks as compliance_tasks
+from jobs import tasks as compliance_tasks
 from notifications import content
 from notifications.models import Kind, Notification
 from partners.models import Language

@@ -13,8 +13,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from partners.imports import check_header, import_file
-from partners.models import ImportRun, RevenueRecord
+from ingestion.imports import check_header, import_file
+from ingestion.models import ImportRun
+from partners.models import RevenueRecord
 from tests.factories import LocationFactory, StaffUserFactory
 
 USAGE_FILE = (

@@ -25,9 +25,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from api.services import RevenueLine, revenue_bulk_upsert
+from ingestion.imports import import_file
 from partners import dates
 from partners import services as ps
-from partners.imports import import_file
 from partners.models import Location, Partner, RevenueRecord
 from tests.api.conftest import token_client
 from tests.factories import LocationFactory, PartnerFactory, StaffUserFactory

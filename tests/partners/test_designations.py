@@ -12,9 +12,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from ingestion.imports import import_file
+from ingestion.models import ImportRun
 from partners.designations import DesignationLookup, UnknownDesignation
-from partners.imports import import_file
-from partners.models import ImportRun, Partner
+from partners.models import Partner
 from tests.api.conftest import token_client
 from tests.factories import StaffUserFactory
 

@@ -9,7 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from partners.models import ImportRun, RevenueRecord
+from ingestion.models import ImportRun
+from partners.models import RevenueRecord
 from tests.factories import ContactFactory, LocationFactory, StaffUserFactory, UserFactory
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -24,8 +24,9 @@ from django.urls import reverse
 
 from bench.imports import generate
 from bench.load import database_url
-from partners import tasks
-from partners.models import ImportRun, RevenueRecord
+from ingestion import tasks
+from ingestion.models import ImportRun
+from partners.models import RevenueRecord
 from tests.factories import LocationFactory, StaffUserFactory
 
 RESELLERS = ("4711001", "4711002", "4711003")

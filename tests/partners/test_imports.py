@@ -1,4 +1,4 @@
-"""The CSV imports (PRODUCT section 7): ``partners.imports.import_file`` and
+"""The CSV imports (PRODUCT section 7): ``ingestion.imports.import_file`` and
 the ``import_data`` command."""
 
 import datetime
@@ -17,14 +17,14 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from bench.load import database_url
-from partners import imports, partner_center
-from partners.imports import ImportReport, import_file, parse_date, parse_decimal
-from partners.management.commands.import_data import Command
+from ingestion import imports, partner_center
+from ingestion.imports import ImportReport, import_file, parse_date, parse_decimal
+from ingestion.management.commands.import_data import Command
+from ingestion.models import ImportRun
 from partners.models import (
     BillingModel,
     Contact,
     ExchangeRate,
-    ImportRun,
     Location,
     Partner,
     RevenueRecord,

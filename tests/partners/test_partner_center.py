@@ -1,5 +1,5 @@
 """Partner Center reconciliation imports (PRODUCT section 7):
-``import_data revenue --format partner-center`` and ``partners.partner_center``."""
+``import_data revenue --format partner-center`` and ``ingestion.partner_center``."""
 
 import csv
 import datetime
@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.imports import generate
-from partners import partner_center
-from partners.imports import ImportReport, import_file
+from ingestion import partner_center
+from ingestion.imports import ImportReport, import_file
 from partners.models import RevenueRecord, RevenueSource
 from tests.factories import LocationFactory, StaffUserFactory
 
@@ -456,9 +456,11 @@ def test_postgres_copy_pauses_for_progress(require_postgres, locations, tmp_path
     )
     monkeypatch.setattr(partner_center, "CHUNK_LINES", 20)
     copies = []
-    original = partner_center.copy
+    original = partner_center.copy_from
     monkeypatch.setattr(
-        partner_center, "copy", lambda sql, data: (copies.append(sql), original(sql, data))[1]
+        partner_center,
+        "copy_from",
+        lambda sql, data: (copies.append(sql), original(sql, data))[1],
     )
     seen = []
     report = run_path(progress=seen.append, dry_run=True)

@@ -15,8 +15,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from compliance.models import DeadlineOutcome, Evaluation, FollowUpCase, Policy
-from partners import demo
-from partners.management.commands.seed_demo import Command
+from demo import generator as demo
+from demo.management.commands.seed_demo import Command
 from partners.models import (
     BillingModel,
     Contact,

@@ -69,7 +69,7 @@ def test_my_partners_and_all_partners_are_cached_apart(client, staff, foreign_pa
 def test_the_nightly_task_leaves_the_dashboard_warm(
     client, staff, own_partner, today, django_capture_on_commit_callbacks
 ):
-    from compliance.tasks import evaluate_all
+    from jobs.tasks import evaluate_all
 
     with django_capture_on_commit_callbacks(execute=True):
         evaluate_all.delay(today.isoformat())

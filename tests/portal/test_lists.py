@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 
 from partners import services as ps
-from partners.exports import csv_safe
 from partners.models import Partner
+from portal.exports import csv_safe
 
 from .conftest import build_portfolio
 

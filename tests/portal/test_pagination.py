@@ -2,7 +2,7 @@
 
 from django.core.paginator import Paginator
 
-from partners.templatetags.portal_ui import page_window
+from portal.templatetags.portal_ui import page_window
 
 
 def test_a_window_around_the_page_with_gaps():

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from compliance import services
 from compliance.models import Purpose
-from compliance.rules import format_usd
+from core.formatting import format_usd
 
 CENT = Decimal("0.01")
 

@@ -1,0 +1,46 @@
+"""Money and dates as people read them, in English or German. Pure Python
+(no Django): the compliance rules word their explanations with it, the
+pages, emails and exports show amounts with it.
+
+Money is ``Decimal``, rounded half-up to cents only here, for display.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+
+CENT = Decimal("0.01")
+
+
+def is_german(language: str) -> bool:
+    return (language or "en").lower().startswith("de")
+
+
+def format_date(day: date, language: str = "en") -> str:
+    """ISO date in English (``2021-09-30``), ``30.09.2021`` in German."""
+    if is_german(language):
+        return f"{day.day:02d}.{day.month:02d}.{day.year:04d}"
+    return day.isoformat()
+
+
+def format_usd(amount: Decimal | int | str, language: str = "en") -> str:
+    """``USD 212,400.00`` (English) or ``212.400,00 USD`` (German), rounded
+    half-up to cents."""
+    if isinstance(amount, float):
+        raise TypeError("money must be Decimal (or int/str), not float")
+    text = _cents_text(amount if isinstance(amount, Decimal) else Decimal(amount))
+    if is_german(language):
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+        return f"{text} USD"
+    return f"USD {text}"
+
+
+@lru_cache(maxsize=8192)
+def _cents_text(amount: Decimal) -> str:
+    # Cached: each total is shown in English and German, thresholds repeat.
+    cents = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    if cents == 0:
+        cents = abs(cents)  # no "-0.00"
+    return f"{cents:,.2f}"

@@ -1,0 +1,81 @@
+"""Staff-only views of the emails: each template with sample data, and the
+email of a recorded notification as it was (or will be) sent."""
+
+from __future__ import annotations
+
+from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.views import View
+from django.views.generic import TemplateView
+
+from notifications import content
+from notifications.models import Kind, Notification
+from partners.models import Language
+
+
+class StaffRequiredMixin(LoginRequiredMixin, UserPassesTestMixin):
+    def test_func(self) -> bool:
+        return self.request.user.is_staff
+
+
+def _email_response(request, rendered: content.Rendered) -> HttpResponse:
+    """``?part=text`` shows the plain-text part, ``?part=subject`` the
+    subject, otherwise the HTML part as the mail client shows it."""
+    part = request.GET.get("part", "html")
+    if part == "text":
+        return HttpResponse(rendered.text, content_type="text/plain; charset=utf-8")
+    if part == "subject":
+        return HttpResponse(rendered.subject, content_type="text/plain; charset=utf-8")
+    return HttpResponse(rendered.html)
+
+
+class EmailPreviewIndexView(StaffRequiredMixin, TemplateView):
+    template_name = "notifications/preview_index.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        rows = []
+        for kind, label in Kind.choices:
+            for language, language_label in Language.choices:
+                deadline, offset, facts = content.sample_facts(kind, language)
+                rendered = content.render(
+                    kind=kind, language=language, deadline=deadline, offset=offset, facts=facts
+                )
+                rows.append(
+                    {
+                        "kind": kind,
+                        "kind_label": label,
+                        "language": language,
+                        "language_label": language_label,
+                        "subject": rendered.subject,
+                    }
+                )
+        ctx["rows"] = rows
+        return ctx
+
+
+class EmailPreviewView(StaffRequiredMixin, View):
+    def get(self, request, kind: str, language: str):
+        if kind not in Kind.values or language not in Language.values:
+            raise Http404("no such email template")
+        deadline, offset, facts = content.sample_facts(kind, language)
+        rendered = content.render(
+            kind=kind, language=language, deadline=deadline, offset=offset, facts=facts
+        )
+        return _email_response(request, rendered)
+
+
+class NotificationEmailView(StaffRequiredMixin, View):
+    def get(self, request, pk: int):
+        notification = get_object_or_404(Notification, pk=pk)
+        return _email_response(
+            request,
+            content.render(
+                kind=notification.kind,
+                language=notification.language,
+                deadline=notification.deadline,
+                offset=notification.offset,
+                facts=notification.facts,
+            ),
+        )
