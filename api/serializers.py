@@ -13,7 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from compliance.models import CaseState, Evaluation, FollowUpCase
+from compliance.models import CaseState, Evaluation, FollowUpCase, Outlook
 from partners.dates import AGREEMENT, ONBOARDING, REVENUE, DateLimit
 from partners.designations import DesignationLookup, UnknownDesignation
 from partners.models import (
@@ -308,6 +308,16 @@ class EvaluationSerializer(serializers.ModelSerializer):
         child=serializers.BooleanField(), read_only=True, help_text="Requirement code -> met."
     )
     unmet = serializers.ListField(child=serializers.CharField(), read_only=True)
+    outlook = serializers.SerializerMethodField(
+        help_text="The deadline outlook (met, on_track, short); null without a revenue "
+        "requirement or a deadline after as_of."
+    )
+
+    @extend_schema_field(
+        {"type": "string", "enum": [c for c, _ in Outlook.choices], "nullable": True}
+    )
+    def get_outlook(self, obj: Evaluation) -> str | None:
+        return obj.outlook or None
 
     class Meta:
         model = Evaluation
@@ -328,6 +338,12 @@ class EvaluationSerializer(serializers.ModelSerializer):
             "unmet",
             "deadline",
             "days_to_deadline",
+            "secured_usd",
+            "rolling_off_usd",
+            "needed_usd",
+            "pace_usd",
+            "projected_usd",
+            "outlook",
             "error",
             "explanation",
             "explanation_de",

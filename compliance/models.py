@@ -200,6 +200,14 @@ class Status(models.TextChoices):
     ERROR = "error", _("Error")
 
 
+class Outlook(models.TextChoices):
+    """Where the deadline's window stands (PRODUCT 4.9)."""
+
+    MET = "met", _("Met")
+    ON_TRACK = "on_track", _("On track")
+    SHORT = "short", _("Short")
+
+
 class Purpose(models.TextChoices):
     COMPLIANCE = "compliance", _("Compliance status")
     DIRECT_BILL_READY = "direct_bill_ready", _("Direct-bill readiness (read-only)")
@@ -249,6 +257,32 @@ class Evaluation(models.Model):
     unmet = models.JSONField(_("unmet requirements"), default=list)
     deadline = models.DateField(_("deadline"), null=True, blank=True)
     days_to_deadline = models.IntegerField(_("days to deadline"), null=True, blank=True)
+    # The deadline outlook (PRODUCT 4.9): null without a revenue requirement
+    # or a deadline after as_of, or when a missing rate leaves it unknown.
+    secured_usd = models.DecimalField(
+        _("secured for the deadline (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
+    )
+    rolling_off_usd = models.DecimalField(
+        _("rolling off before the deadline (USD)"),
+        max_digits=24,
+        decimal_places=8,
+        null=True,
+        blank=True,
+    )
+    needed_usd = models.DecimalField(
+        _("still needed (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
+    )
+    pace_usd = models.DecimalField(
+        _("pace (USD a day)"), max_digits=30, decimal_places=12, null=True, blank=True
+    )
+    projected_usd = models.DecimalField(
+        _("projected at the deadline (USD)"),
+        max_digits=30,
+        decimal_places=12,
+        null=True,
+        blank=True,
+    )
+    outlook = models.CharField(_("outlook"), max_length=10, choices=Outlook.choices, blank=True)
     error = models.TextField(_("error"), blank=True)
     explanation = models.TextField(_("explanation"), blank=True)
     explanation_de = models.TextField(_("explanation (German)"), blank=True)

@@ -8,7 +8,7 @@ import datetime
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeVar
@@ -346,22 +346,35 @@ def revenue_totals_for_windows(
 ) -> dict[datetime.date, RevenueTotals]:
     """TTM totals of several (as-of date, locations) requests in one query:
     the catch-up of deadlines the nightly job did not see on the day."""
-    pairs = [
-        (location_pk, day, rules.ttm_window(day))
-        for day, location_pks in requests.items()
-        for location_pk in location_pks
-    ]
-    result = {day: RevenueTotals() for day in requests}
-    if not pairs:
-        return result
-    payload = json.dumps(
-        [[pk, day.isoformat(), w.start.isoformat(), w.end.isoformat()] for pk, day, w in pairs]
+    return revenue_totals_for_spans(
+        {day: (rules.ttm_window(day), location_pks) for day, location_pks in requests.items()}
     )
+
+
+def revenue_totals_for_spans(
+    requests: Mapping[Hashable, tuple[rules.Window, set[int]]],
+) -> dict[Hashable, RevenueTotals]:
+    """Totals over several (window, locations) requests in one query (plus
+    one for the exchange rates), converted with each line's month rate; a
+    missing rate marks the location missing, never zero."""
+    keys = list(requests)
+    result: dict[Hashable, RevenueTotals] = {key: RevenueTotals() for key in keys}
+    payload = json.dumps(
+        [
+            [pk, index, window.start.isoformat(), window.end.isoformat()]
+            for index, key in enumerate(keys)
+            for window, location_pks in (requests[key],)
+            if window.start <= window.end
+            for pk in location_pks
+        ]
+    )
+    if payload == "[]":
+        return result
     if connection.vendor == "postgresql":
         sql = """
-            SELECT t.loc, t.d, r.currency_id, date_trunc('month', r.revenue_date)::date,
+            SELECT t.loc, t.k, r.currency_id, date_trunc('month', r.revenue_date)::date,
                    SUM(r.amount)
-              FROM (SELECT (v ->> 0)::bigint AS loc, (v ->> 1)::date AS d,
+              FROM (SELECT (v ->> 0)::bigint AS loc, (v ->> 1)::int AS k,
                            (v ->> 2)::date AS s, (v ->> 3)::date AS e
                       FROM json_array_elements(%s::json) AS v) t
               JOIN partners_revenuerecord r
@@ -370,9 +383,9 @@ def revenue_totals_for_windows(
         """
     else:
         sql = """
-            SELECT t.loc, t.d, r.currency_id, strftime('%%Y-%%m-01', r.revenue_date),
+            SELECT t.loc, t.k, r.currency_id, strftime('%%Y-%%m-01', r.revenue_date),
                    SUM(CAST(ROUND(r.amount * 1000000) AS INTEGER))
-              FROM (SELECT json_extract(value, '$[0]') AS loc, json_extract(value, '$[1]') AS d,
+              FROM (SELECT json_extract(value, '$[0]') AS loc, json_extract(value, '$[1]') AS k,
                            json_extract(value, '$[2]') AS s, json_extract(value, '$[3]') AS e
                       FROM json_each(%s)) t
               JOIN partners_revenuerecord r
@@ -383,7 +396,7 @@ def revenue_totals_for_windows(
         cursor.execute(sql, [payload])
         lines = cursor.fetchall()
     months = {_as_date(month) for *_, month, _amount in lines}
-    currencies = {currency for _loc, _day, currency, _month, _amount in lines}
+    currencies = {currency for _loc, _key, currency, _month, _amount in lines}
     rates = (
         {
             (currency, month): rate
@@ -394,11 +407,11 @@ def revenue_totals_for_windows(
         if currencies - {"USD"}
         else {}
     )
-    for location_pk, day, currency, month, amount in lines:
-        totals = result[_as_date(day)]
+    for location_pk, index, currency, month, amount in lines:
+        totals = result[keys[int(index)]]
         if connection.vendor != "postgresql":
             amount = Decimal(amount) * MICRO
-        totals.add(location_pk, currency, _as_date(month), amount, rates)
+        totals.add(int(location_pk), currency, _as_date(month), amount, rates)
     return result
 
 

@@ -12,9 +12,9 @@ import datetime
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -27,6 +27,7 @@ from core.bulk import copy_insert, history_created, upsert
 from partners.models import BillingModel, Location, Partner, PartnerStatus
 from partners.services import location_deauthorise, partner_move_to_indirect
 
+from . import outlook as outlook_rules
 from . import rules, selectors
 from .models import (
     CaseKind,
@@ -66,6 +67,12 @@ ROW_FIELDS = (
     "unmet",
     "deadline",
     "days_to_deadline",
+    "secured_usd",
+    "rolling_off_usd",
+    "needed_usd",
+    "pace_usd",
+    "projected_usd",
+    "outlook",
     "error",
     "explanation",
     "explanation_de",
@@ -95,6 +102,10 @@ class EvaluationOutput:
     subject: Subject
     purpose: str
     result: rules.Result
+    #: the deadline outlook (PRODUCT 4.9), None where there is none
+    outlook: outlook_rules.Outlook | None = None
+    #: why the outlook is unknown (a missing exchange rate), or ""
+    outlook_error: str = ""
 
 
 @dataclass
@@ -235,6 +246,81 @@ def _evaluate_all(
     }
 
 
+def _outlooks(
+    facts: _Facts,
+    subjects: list[Subject],
+    results: dict[tuple[str, str, int], rules.Result],
+    as_of: datetime.date,
+    totals: selectors.RevenueTotals,
+) -> dict[tuple[str, str, int], tuple[outlook_rules.Outlook | None, str]]:
+    """The deadline outlook of every subject with a revenue requirement and a
+    deadline after ``as_of`` (PRODUCT 4.9), set-based: one query sums what
+    rolls off before each deadline window, what is dated from today until
+    each deadline, and the pace months, for all of them at once.
+
+    secured = today's TTM - rolling off + revenue dated from ``as_of`` up to
+    the day before the deadline (the deadline window is today's TTM window
+    moved forward: what leaves it is the rolling off, what enters it is
+    dated from today on)."""
+    wanted: list[tuple[Subject, outlook_rules.OutlookWindows, list[int]]] = []
+    for subject in subjects:
+        result = results[subject.key]
+        if result.status in ("error", "not_applicable") or result.threshold_usd is None:
+            continue
+        windows = outlook_rules.outlook_windows(as_of, result.deadline)
+        if windows is not None:
+            wanted.append((subject, windows, facts.subject_location_pks(subject)))
+    if not wanted:
+        return {}
+    requests: dict[Hashable, tuple[rules.Window, set[int]]] = {}
+    pace = wanted[0][1].pace
+    requests["pace"] = (pace, set())
+    for _subject, windows, location_pks in wanted:
+        if windows.rolling_off is not None:
+            key = ("rolling_off", windows.rolling_off.end)
+            requests.setdefault(key, (windows.rolling_off, set()))[1].update(location_pks)
+        # Dated from today (or from the window's start, for a deadline more
+        # than a year away) to the day before the deadline.
+        ahead = rules.Window(max(as_of, windows.secured.start), windows.secured.end)
+        requests.setdefault(("ahead", windows.deadline), (ahead, set()))[1].update(location_pks)
+        requests["pace"][1].update(location_pks)
+    sums = selectors.revenue_totals_for_spans(requests)
+
+    def total(key: Hashable, location_pks: list[int]) -> tuple[Decimal, str | None]:
+        found = sums.get(key)
+        if found is None:
+            return Decimal(0), None
+        error = found.error_for(location_pks)
+        return sum((found.usd.get(pk, Decimal(0)) for pk in location_pks), Decimal(0)), error
+
+    outlooks: dict[tuple[str, str, int], tuple[outlook_rules.Outlook | None, str]] = {}
+    for subject, windows, location_pks in wanted:
+        result = results[subject.key]
+        ttm = result.ttm_revenue_usd or Decimal(0)
+        rolling_off, error_1 = (
+            total(("rolling_off", windows.rolling_off.end), location_pks)
+            if windows.rolling_off is not None
+            else (ttm, None)
+        )
+        ahead, error_2 = total(("ahead", windows.deadline), location_pks)
+        pace_total, error_3 = total("pace", location_pks)
+        error = error_1 or error_2 or error_3
+        if error:
+            outlooks[subject.key] = (None, error)
+            continue
+        outlooks[subject.key] = (
+            outlook_rules.deadline_outlook(
+                windows=windows,
+                threshold_usd=result.threshold_usd,
+                secured_usd=ttm - rolling_off + ahead,
+                rolling_off_usd=rolling_off,
+                pace_total_usd=pace_total,
+            ),
+            "",
+        )
+    return outlooks
+
+
 def _record_history(rows) -> None:
     """The "created" history rows of what a run inserted set-based, so that
     the first later change shows before and after."""
@@ -360,7 +446,7 @@ def _decide_deadlines(
 
 def _row(output: EvaluationOutput, as_of: datetime.date, now: datetime.datetime) -> tuple:
     """One Evaluation row, in the order of ``ROW_FIELDS``."""
-    s, r = output.subject, output.result
+    s, r, o = output.subject, output.result, output.outlook
     return (
         s.subject_type,
         s.subject_id,
@@ -377,11 +463,34 @@ def _row(output: EvaluationOutput, as_of: datetime.date, now: datetime.datetime)
         list(r.unmet),
         r.deadline,
         r.days_to_deadline,
+        _stored(o.secured_usd, 8) if o else None,
+        _stored(o.rolling_off_usd, 8) if o else None,
+        _stored(o.needed_usd, 8) if o else None,
+        _stored(o.pace_usd, 12) if o else None,
+        _stored(o.projected_usd, 12) if o else None,
+        o.outlook if o else "",
         r.error or "",
-        r.explanation("en"),
-        r.explanation("de"),
+        _explanation(output, "en"),
+        _explanation(output, "de"),
         now,
     )
+
+
+def _stored(amount: Decimal, places: int) -> Decimal:
+    """An exact amount as the column keeps it (half-up at ``places``)."""
+    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _explanation(output: EvaluationOutput, language: str) -> str:
+    """The evaluation's words, then the outlook's (PRODUCT 4.7, 4.9)."""
+    text = output.result.explanation(language)
+    if output.outlook is not None:
+        return f"{text} {output.outlook.explanation(language)}"
+    if output.outlook_error:
+        if language.startswith("de"):
+            return f"{text} Ausblick auf die Frist unbekannt: {output.outlook_error}."
+        return f"{text} Deadline outlook unknown: {output.outlook_error}."
+    return text
 
 
 # Two-key advisory lock namespace for "evaluations of one day are being written".
@@ -486,9 +595,13 @@ def evaluation_run(
                         results[subject.key].last_deadline,
                     )
                 results.update(_evaluate_all(facts, newly_missed, as_of, totals, unresolved))
+        outlooks = _outlooks(facts, compliance_subjects, results, as_of, totals)
         for subject in compliance_subjects:
+            outlook, outlook_error = outlooks.get(subject.key, (None, ""))
             summary.outputs.append(
-                EvaluationOutput(subject, Purpose.COMPLIANCE, results[subject.key])
+                EvaluationOutput(
+                    subject, Purpose.COMPLIANCE, results[subject.key], outlook, outlook_error
+                )
             )
         for subject in readiness_subjects:
             result = rules.direct_bill_ready(

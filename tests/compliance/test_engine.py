@@ -410,6 +410,13 @@ def test_evaluate_eligibility_json_lines(example1):
             "deadline": "2022-09-01",
             "days_to_deadline": 31,
             "unmet": ["revenue"],
+            # W 2021-09-01 .. 2022-08-31 drops the 2021-08-20 line; pace
+            # May-July 2022: 72,000 / 92 days x 31 days = 24,260.87.
+            "secured_usd": "264000.00",
+            "rolling_off_usd": "24000.00",
+            "needed_usd": "36000.00",
+            "projected_usd": "288260.87",
+            "outlook": "short",
         }
     ]
 

@@ -75,7 +75,8 @@ def test_copy_escapes_text_and_json():
     row = (
         "partner", "7000001", partner.pk, None, policy.pk, "compliance", DAY, "error",
         None, Decimal("300000.00"), Decimal("-0.000001"), {"revenue": False, 'q"uote': True},
-        ["revenue"], None, None, awkward, awkward, "", timezone.now(),
+        ["revenue"], None, None, None, None, None, None, None, "", awkward, awkward, "",
+        timezone.now(),
     )  # fmt: skip
     with transaction.atomic():
         assert copy_insert(Evaluation, ROW_FIELDS, [row]) == 1

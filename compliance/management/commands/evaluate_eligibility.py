@@ -103,6 +103,12 @@ class Command(BaseCommand):
             "deadline": r.deadline.isoformat() if r.deadline else None,
             "days_to_deadline": r.days_to_deadline,
             "unmet": list(r.unmet),
+            # The deadline outlook (PRODUCT 4.9); null where there is none.
+            "secured_usd": _money(o.secured_usd) if (o := output.outlook) else None,
+            "rolling_off_usd": _money(o.rolling_off_usd) if o else None,
+            "needed_usd": _money(o.needed_usd) if o else None,
+            "projected_usd": _money(o.projected_usd) if o else None,
+            "outlook": o.outlook if o else None,
         }
 
     def _table(self, outputs: list[services.EvaluationOutput], as_of: datetime.date) -> None:

@@ -1,0 +1,218 @@
+"""The deadline outlook in the engine (PRODUCT 4.9, 6): computed in the same
+set-based run as the status, stored with the evaluation, printed by
+``evaluate_eligibility --json`` and served by the API."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from compliance.models import Evaluation, Policy, PolicyRequirement, Purpose
+from compliance.services import evaluation_run
+from partners import services as ps
+from partners.models import BillingModel, PlanType
+from tests.api.conftest import token_client
+from tests.factories import ExchangeRateFactory, StaffUserFactory
+
+D = datetime.date
+AS_OF = D(2025, 11, 20)
+pytestmark = pytest.mark.django_db
+
+
+ONBOARDED = D(2024, 2, 10)
+
+
+def reseller(partner_id="1000001", location_id="2000001", onboarded=ONBOARDED):
+    """An indirect reseller whose location's deadline is 2026-02-01 on AS_OF."""
+    partner = ps.partner_create(
+        partner_id=partner_id, name=f"Reseller {partner_id}", country="DE", onboarded_on=onboarded
+    )
+    location = ps.location_create(
+        partner=partner, location_id=location_id, country="DE", onboarded_on=onboarded
+    )
+    return partner, location
+
+
+def book(location, day, amount, currency="USD", reference=None):
+    ps.revenue_record_create(
+        location=location,
+        revenue_date=day,
+        amount=Decimal(amount),
+        currency=currency,
+        reference=reference or f"R-{location.location_id}-{day}-{amount}",
+    )
+
+
+def example(location):
+    """PRODUCT 4.9: TTM 1,250.00, 700.00 of it before the window, pace
+    USD 184.00 over August to October 2025 (and the previous deadline,
+    2025-02-01, met: USD 1,100 in its window)."""
+    book(location, D(2024, 6, 1), "400.00")
+    book(location, D(2025, 1, 15), "700.00")
+    book(location, D(2025, 3, 10), "366.00")
+    book(location, D(2025, 8, 5), "100.00")
+    book(location, D(2025, 9, 5), "50.00")
+    book(location, D(2025, 10, 5), "34.00")
+
+
+def evaluate_json(as_of=AS_OF, *args) -> list[dict]:
+    out = StringIO()
+    call_command("evaluate_eligibility", "--as-of", as_of.isoformat(), "--json", *args, stdout=out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_evaluate_eligibility_gives_the_specification_example_exactly():
+    _, location = reseller()
+    example(location)
+    (record,) = evaluate_json()
+    assert record == {
+        "subject_type": "location",
+        "subject_id": "2000001",
+        "partner_id": "1000001",
+        "policy": "csp-indirect-reseller-2024",
+        "as_of": "2025-11-20",
+        "status": "compliant",
+        "ttm_revenue_usd": "1250.00",
+        "threshold_usd": "1000.00",
+        "deadline": "2026-02-01",
+        "days_to_deadline": 73,
+        "unmet": [],
+        "secured_usd": "550.00",
+        "rolling_off_usd": "700.00",
+        "needed_usd": "450.00",
+        "projected_usd": "696.00",
+        "outlook": "short",
+    }
+
+
+def test_the_outlook_is_stored_and_served_by_the_api():
+    partner, location = reseller()
+    example(location)
+    evaluation_run(as_of=AS_OF)
+    stored = Evaluation.objects.get(purpose=Purpose.COMPLIANCE)
+    assert stored.outlook == "short"
+    assert (stored.secured_usd, stored.needed_usd) == (Decimal("550"), Decimal("450"))
+    assert stored.pace_usd == Decimal(2) and stored.projected_usd == Decimal(696)
+    assert "USD 450.00 still needed in 73 days" in stored.explanation
+    assert "450,00 USD fehlen noch" in stored.explanation_de
+    api = token_client(StaffUserFactory())
+    (row,) = api.get(
+        "/api/v1/evaluations/",
+        {"as_of": AS_OF.isoformat(), "partner": partner.partner_id, "purpose": "compliance"},
+    ).json()["results"]
+    assert row["outlook"] == "short"
+    assert Decimal(row["projected_usd"]) == Decimal("696")
+
+
+def test_revenue_dated_today_and_later_is_secured_not_in_todays_ttm():
+    _, location = reseller()
+    example(location)
+    book(location, AS_OF, "300.00")
+    book(location, D(2025, 12, 24), "150.00")
+    (record,) = evaluate_json()
+    assert record["ttm_revenue_usd"] == "1250.00"
+    assert record["secured_usd"] == "1000.00"
+    assert (record["needed_usd"], record["outlook"]) == ("0.00", "met")
+
+
+def test_non_usd_revenue_converts_with_its_months_rate_and_a_missing_rate_is_no_zero():
+    _, location = reseller()
+    ExchangeRateFactory(currency_id="EUR", month=D(2025, 3, 1), usd_per_unit=Decimal("1.0811"))
+    book(location, D(2024, 6, 1), "1100.00")  # the previous deadline, met
+    book(location, D(2025, 3, 31), "1000.00", currency="EUR")
+    (record,) = evaluate_json()
+    assert record["secured_usd"] == "1081.10" and record["outlook"] == "met"
+    # A line booked for next month, whose rate is not known yet: the outlook
+    # is unknown (never counted as zero); today's status stands.
+    book(location, D(2025, 12, 5), "10.00", currency="EUR")
+    (record,) = evaluate_json()
+    assert record["status"] == "compliant"
+    assert record["outlook"] is None and record["secured_usd"] is None
+    stored = Evaluation.objects.get(as_of=AS_OF, purpose=Purpose.COMPLIANCE)
+    assert "Deadline outlook unknown: no exchange rate for EUR 2025-12" in stored.explanation
+
+
+def test_no_outlook_on_the_deadline_day_or_without_a_revenue_requirement():
+    _, location = reseller()
+    example(location)
+    (record,) = evaluate_json(D(2026, 2, 1))
+    assert record["days_to_deadline"] == 0
+    assert (record["outlook"], record["secured_usd"], record["projected_usd"]) == (
+        None,
+        None,
+        None,
+    )
+    PolicyRequirement.objects.filter(
+        policy__code="csp-indirect-reseller-2024", code="revenue"
+    ).delete()
+    Policy.objects.filter(code="csp-indirect-reseller-2024")  # still in force
+    (record,) = evaluate_json()
+    assert record["threshold_usd"] is None and record["outlook"] is None
+
+
+def test_a_partner_level_policy_sums_every_location():
+    manager = StaffUserFactory()
+    partner = ps.partner_create(
+        partner_id="1000009",
+        name="Direct AG",
+        country="DE",
+        onboarded_on=D(2019, 3, 10),
+        billing_model=BillingModel.DIRECT_BILL,
+        account_manager=manager,
+        agreement_signed_on=D(2020, 1, 1),
+    )
+    first = ps.location_create(
+        partner=partner, location_id="2000091", country="DE", onboarded_on=D(2019, 3, 10)
+    )
+    second = ps.location_create(
+        partner=partner, location_id="2000092", country="AT", onboarded_on=D(2019, 3, 10)
+    )
+    ps.support_contract_create(
+        partner=partner,
+        plan_type=PlanType.ASFP,
+        contract_number="A-1",
+        start_date=D(2025, 1, 1),
+        end_date=D(2026, 12, 31),
+        paid_on=D(2025, 1, 1),
+    )
+    # FY26 policy: deadline the first of the onboarding anniversary month,
+    # 2026-03-01 on AS_OF; window 2025-03-01 .. 2026-02-28.
+    book(first, D(2025, 2, 10), "400000.00")  # rolls off
+    book(first, D(2025, 4, 10), "500000.00")
+    book(second, D(2025, 9, 10), "300000.00")
+    book(second, D(2025, 10, 10), "-20000.00")
+    (record,) = evaluate_json(AS_OF, "--partner", "1000009")
+    assert (record["subject_type"], record["deadline"]) == ("partner", "2026-03-01")
+    assert record["ttm_revenue_usd"] == "1180000.00"
+    assert record["rolling_off_usd"] == "400000.00"
+    assert record["secured_usd"] == "780000.00"
+    assert record["needed_usd"] == "220000.00"
+    # pace Aug-Oct: 280,000 / 92 days x 101 days = 307,391.30...
+    assert record["projected_usd"] == "1087391.30"
+    assert record["outlook"] == "on_track"
+
+
+def _queries_of_a_run(partners: int, first: int, as_of: datetime.date) -> int:
+    for n in range(first, first + partners):
+        _, location = reseller(f"{1100000 + n}", f"{2100000 + n}")
+        book(location, D(2024, 6, 1), "400.00")
+        book(location, D(2025, 1, 15), "700.00")
+        book(location, D(2025, 9, 5), "500.00")
+    with CaptureQueriesContext(connection) as queries:
+        evaluation_run(as_of=as_of)
+    return len(queries)
+
+
+def test_the_outlook_costs_a_constant_number_of_queries():
+    # Two new days (each run takes the same path: a new day's first run).
+    small = _queries_of_a_run(3, 0, AS_OF)
+    large = _queries_of_a_run(40, 100, AS_OF + datetime.timedelta(days=1))
+    assert large == small
+    assert Evaluation.objects.filter(outlook="short", status="compliant").count() == 3 + 43
