@@ -33,7 +33,7 @@ import re
 import textwrap
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -45,12 +45,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from core.bulk import INSERT_BATCH_SIZE, UPDATE_BATCH_SIZE, in_chunks
 from partners import selectors as partner_selectors
 from partners.dates import AGREEMENT, ONBOARDING, REVENUE, DateLimit
 from partners.designations import DesignationLookup, UnknownDesignation
@@ -70,14 +71,9 @@ from partners.models import (
     RevenueSource,
     SupportContract,
 )
+from partners.revenue import RevenueLine, revenue_lines_upsert
 
 logger = logging.getLogger(__name__)
-
-#: Rows per INSERT statement (Django lowers it where the database needs).
-BATCH_SIZE = 1000
-#: Rows per UPDATE statement: bulk_update() writes one CASE branch per row and
-#: field, which the database evaluates row by row; short statements stay cheap.
-UPDATE_BATCH_SIZE = 100
 
 Source = bytes | str | os.PathLike[str] | IO[bytes]
 #: The stored values of one record, by attribute name ("pk" included).
@@ -498,19 +494,6 @@ class Row:
 # --- Looking things up in chunks ----------------------------------------------------------
 
 
-def _chunk_size() -> int:
-    """Keys per ``__in`` query; a query may carry two such lists, and SQLite
-    allows 999 parameters per statement."""
-    limit = connection.features.max_query_params
-    return 2000 if limit is None else max(1, limit // 2 - 50)
-
-
-def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    size = _chunk_size()
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def resolve_mpn_references(
     rows: Sequence[Row], *, column: str, model: type[Partner] | type[Location], attname: str
 ) -> None:
@@ -519,7 +502,7 @@ def resolve_mpn_references(
     id_field = "partner_id" if model is Partner else "location_id"
     wanted = sorted({row.refs[column] for row in rows if row.refs.get(column)})
     found: dict[str, int] = {}
-    for chunk in _chunks(wanted):
+    for chunk in in_chunks(wanted):
         found.update(model.objects.filter(**{f"{id_field}__in": chunk}).values_list(id_field, "pk"))
     label = model._meta.verbose_name
     for row in rows:
@@ -578,9 +561,10 @@ class KindSpec:
     history_of_new_records: ClassVar[bool] = True
     #: One line for ``--help`` about what the columns accept.
     notes: ClassVar[str] = ""
-    #: True: on PostgreSQL the checked rows go to :meth:`merge` (one
-    #: set-based statement per step) instead of :meth:`existing` and :meth:`write`.
-    set_based: ClassVar[bool] = False
+    #: True: the checked rows (each key once) go to :meth:`store`, a domain
+    #: service that plans or writes them itself, instead of :meth:`existing`
+    #: and :meth:`write`.
+    stores_itself: ClassVar[bool] = False
 
     def __init__(self, context: ImportContext) -> None:
         self.context = context
@@ -608,7 +592,7 @@ class KindSpec:
         names = list(dict.fromkeys(["pk", *self.key_fields, *self.fields, *self.also_load]))
         queryset = self.model._default_manager.filter(**self.fixed).values(*names)
         found: dict[tuple, list[Stored]] = defaultdict(list)
-        for chunk in _chunks(prefixes):
+        for chunk in in_chunks(prefixes):
             filters = {
                 f"{name}__in": {prefix[i] for prefix in chunk} for i, name in enumerate(lookup)
             }
@@ -624,7 +608,7 @@ class KindSpec:
     def differs(self, row: Row, stored: Stored) -> bool:
         return any(stored[name] != value for name, value in row.values.items())
 
-    def merge(
+    def store(
         self,
         rows: Sequence[Row],
         report: ImportReport,
@@ -633,8 +617,8 @@ class KindSpec:
         user: AbstractBaseUser | None,
         reason: str,
     ) -> None:
-        """Plan (``write=False``) or write ``rows`` (checked, keys unique) set-based
-        and fill the counts of ``report``; see :attr:`set_based`."""
+        """Plan (``write=False``) or write ``rows`` (checked, keys unique) and
+        fill the counts of ``report``; see :attr:`stores_itself`."""
         raise NotImplementedError
 
     def touched_partner_pks(self, rows: Sequence[Row]) -> set[int]:
@@ -664,16 +648,18 @@ class KindSpec:
         new = [(row, self.build(row)) for row in created]
         if new and self.history_of_new_records:
             bulk_create_with_history(
-                [obj for _, obj in new], self.model, batch_size=BATCH_SIZE, **history
+                [obj for _, obj in new], self.model, batch_size=INSERT_BATCH_SIZE, **history
             )
         elif new:
-            self.model._default_manager.bulk_create([obj for _, obj in new], batch_size=BATCH_SIZE)
+            self.model._default_manager.bulk_create(
+                [obj for _, obj in new], batch_size=INSERT_BATCH_SIZE
+            )
 
         # Django's bulk_update() costs time per object and field, so objects
         # are grouped by the fields that really changed (usually one or two).
         changed = []
         by_fields: dict[tuple[str, ...], list[models.Model]] = defaultdict(list)
-        for chunk in _chunks(updated):
+        for chunk in in_chunks(updated):
             objs = self.model._default_manager.in_bulk([pk for _, pk in chunk])
             for row, pk in chunk:
                 if (obj := objs.get(pk)) is None:
@@ -757,7 +743,7 @@ class PartnerSpec(KindSpec):
         email_field = user_model.get_email_field_name()
         wanted = sorted({email for r in rows if (email := r.refs.get("account_manager_email"))})
         users: dict[str, list[tuple[int, bool]]] = defaultdict(list)
-        for chunk in _chunks(wanted):
+        for chunk in in_chunks(wanted):
             matches = (
                 user_model._default_manager.annotate(email_lower=Lower(email_field))
                 .filter(email_lower__in=chunk)
@@ -784,7 +770,7 @@ class PartnerSpec(KindSpec):
         self.links: dict[int, dict[int, int]] = defaultdict(dict)
         through = Partner.designations.through
         pks = sorted(stored["pk"] for matches in found.values() for stored in matches)
-        for chunk in _chunks(pks):
+        for chunk in in_chunks(pks):
             links = through.objects.filter(partner_id__in=chunk)
             for link_id, partner_pk, designation_pk in links.values_list(
                 "id", "partner_id", "designation_id"
@@ -826,9 +812,9 @@ class PartnerSpec(KindSpec):
                 through(partner_id=partner.pk, designation_id=designation)
                 for designation in sorted(wanted - set(current))
             )
-        for chunk in _chunks(stale):
+        for chunk in in_chunks(stale):
             through.objects.filter(id__in=chunk).delete()
-        through.objects.bulk_create(new_links, batch_size=BATCH_SIZE)
+        through.objects.bulk_create(new_links, batch_size=INSERT_BATCH_SIZE)
 
         history_model = Partner.history.model
         link_history_model = history_model.designations.model
@@ -839,7 +825,7 @@ class PartnerSpec(KindSpec):
         for link in new_links:
             final[link.partner_id][link.designation_id] = link.pk
         history_rows = []
-        for chunk in _chunks(sorted(final)):
+        for chunk in in_chunks(sorted(final)):
             snapshots = history_model.objects.filter(id__in=chunk, history_date=now)
             for history_id, partner_pk in snapshots.values_list("history_id", "id"):
                 history_rows.extend(
@@ -851,7 +837,7 @@ class PartnerSpec(KindSpec):
                     )
                     for designation, link_id in sorted(final[partner_pk].items())
                 )
-        link_history_model.objects.bulk_create(history_rows, batch_size=BATCH_SIZE)
+        link_history_model.objects.bulk_create(history_rows, batch_size=INSERT_BATCH_SIZE)
 
     def touched_partner_pks(self, rows: Sequence[Row]) -> set[int]:
         partner_ids = [row.values["partner_id"] for row in rows]
@@ -887,7 +873,7 @@ class LocationSpec(KindSpec):
         found = super().existing(keys)
         owners = sorted({stored["partner_id"] for matches in found.values() for stored in matches})
         self.owner_ids: dict[int, str] = {}
-        for chunk in _chunks(owners):
+        for chunk in in_chunks(owners):
             self.owner_ids.update(
                 Partner.objects.filter(pk__in=chunk).values_list("pk", "partner_id")
             )
@@ -942,18 +928,20 @@ class RevenueSpec(KindSpec):
     kind = "revenue"
     model = RevenueRecord
     columns = ("location_id", "date", "amount", "currency", "reference", "customer")
-    fields = ("revenue_date", "amount", "currency_id", "customer")
     key_fields = ("location_id", "reference")
     key_columns = ("location_id", "reference")
-    fixed = {"source": RevenueSource.IMPORT}
-    history_of_new_records = False
     notes = (
         "stored with source 'import'; reference is unique per location, so a re-import "
         "changes nothing; negative amounts are credits; customer may be empty; date at most "
         "the last day of next month"
     )
 
-    set_based = True  # COPY into a staging table and one merge, like Partner Center files
+    #: Stored by the one revenue upsert (``partners.revenue``), like the API's
+    #: lines and Partner Center files: on PostgreSQL COPY into a staging
+    #: table and one merge, elsewhere the portable engine.
+    stores_itself = True
+    #: False: the portable engine on PostgreSQL too (the tests compare them).
+    set_based: ClassVar[bool] = True
 
     def parse(self, row: Row) -> None:
         if location_id := row.mpn_id("location_id"):
@@ -972,7 +960,7 @@ class RevenueSpec(KindSpec):
     def resolve(self, rows: Sequence[Row]) -> None:
         resolve_mpn_references(rows, column="location_id", model=Location, attname="location_id")
 
-    def merge(
+    def store(
         self,
         rows: Sequence[Row],
         report: ImportReport,
@@ -981,22 +969,35 @@ class RevenueSpec(KindSpec):
         user: AbstractBaseUser | None,
         reason: str,
     ) -> None:
-        from ingestion.partner_center import merge_revenue
-
-        lines = [
-            (
-                row.line,
-                values["location_id"],
-                values["revenue_date"].isoformat(),
-                str(values["amount"]),
-                values["currency_id"],
-                values["reference"],
-                values["customer"],
-            )
-            for row in rows
-            for values in (row.values,)
-        ]
-        merge_revenue(lines, report, write=write, user=user, reason=reason)
+        result = revenue_lines_upsert(
+            lines=[
+                RevenueLine(
+                    values["location_id"],
+                    values["revenue_date"],
+                    values["amount"],
+                    values["currency_id"],
+                    values["reference"],
+                    values["customer"],
+                )
+                for row in rows
+                for values in (row.values,)
+            ],
+            source=RevenueSource.IMPORT,
+            user=user,
+            reason=reason,
+            write=write,
+            # An import running at the same time stored some lines first:
+            # theirs stand (the same lines), ours are unchanged.
+            keep_concurrent=True,
+            # A lost import is imported again: it is idempotent.
+            synchronous_commit=False,
+            portable=not self.set_based,
+        )
+        report.created, report.updated, report.unchanged = (
+            result.created,
+            result.updated,
+            result.unchanged,
+        )
 
     def touched_partner_pks(self, rows: Sequence[Row]) -> set[int]:
         return partner_selectors.partner_pks_of_locations(row.values["location_id"] for row in rows)
@@ -1415,12 +1416,12 @@ def _import_rows(
         else:
             by_key[key] = row
 
-    if spec.set_based and connection.vendor == "postgresql":
+    if spec.stores_itself:
         errors = [error for row in rows for error in row.errors]
         if errors:
             report.errors = errors
             return
-        spec.merge(list(by_key.values()), report, write=write, user=user, reason=reason)
+        spec.store(list(by_key.values()), report, write=write, user=user, reason=reason)
         if write and (report.created or report.updated):
             report.partner_pks = spec.touched_partner_pks(list(by_key.values()))
         return

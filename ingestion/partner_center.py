@@ -49,12 +49,13 @@ their rows, customers and totals per currency; they reject the file unless
 The file is **streamed**: a text wrapper over the binary file feeds
 :func:`records` (``csv.reader``, with a fast split for lines without quotes);
 lines are checked and resolved in chunks and only the good lines of the
-current chunk are held. Where they go is a :class:`Sink`: on PostgreSQL one
-``COPY`` into a temporary staging table *while* the file is read (the
+current chunk are held. Where they go is a :class:`Sink` over an engine of
+the one revenue upsert (``partners.revenue``, docs/decisions/0008): on
+PostgreSQL one ``COPY`` into its staging table *while* the file is read (the
 database ingests a chunk while Python reads the next), then one set-based
 statement that updates the changed records (with history) and inserts the
 new ones (docs/decisions/0004-revenue-import-on-postgresql.md); elsewhere a
-list handed to the generic bulk path of ``ingestion.imports``.
+list handed to its portable engine.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from core.bulk import copy_escape, copy_from
+from core.bulk import in_chunks
 from ingestion.imports import (
     COMMA,
     SEMICOLON,
@@ -87,16 +88,13 @@ from ingestion.imports import (
     FileRejected,
     ImportContext,
     ImportReport,
-    RevenueSpec,
-    Row,
     RowError,
-    _chunks,
-    _import_rows,
     _shown,
     daily_rated_usage_error,
 )
 from partners.dates import REVENUE
-from partners.models import MONEY_DIGITS, MONEY_PLACES, Location, RevenueRecord, RevenueSource
+from partners.models import MONEY_DIGITS, MONEY_PLACES, Location, RevenueSource
+from partners.revenue import RevenueRows, RevenueStaging, RevenueUpsert, StagedLine, staged_text
 
 logger = logging.getLogger(__name__)
 
@@ -386,11 +384,12 @@ class UnknownReseller:
         }
 
 
-#: A good line, ready for the sink: (line, location pk, revenue date as
+#: A good line, ready for the sink: the staging form of the one revenue
+#: upsert (``partners.revenue.StagedLine``: line, location pk, revenue date as
 #: ``YYYY-MM-DD``, amount as text (already rounded to six places), currency,
 #: reference, customer). Text rather than date and Decimal objects: a million
 #: of them go straight into a ``COPY`` stream.
-Line = tuple[int, int, str, str, str, str, str]
+Line = StagedLine
 #: What the scanner hands on per chunk: the good lines and the bytes read so far.
 Chunk = tuple[list[Line], int]
 
@@ -587,7 +586,7 @@ class Scanner:
             }
             - self.locations.keys()
         )
-        for ids in _chunks(wanted):
+        for ids in in_chunks(wanted):
             found = dict(
                 Location.objects.filter(location_id__in=ids).values_list("location_id", "pk")
             )
@@ -882,9 +881,43 @@ def _looks_large(value: str) -> bool:
 # --- Sinks -------------------------------------------------------------------------------
 
 
-class ListSink:
-    """The portable path: keeps the lines and hands them to the generic bulk
-    import of ``ingestion.imports`` (chunked lookups, bulk_create, history)."""
+class _EngineSink:
+    """Plans or writes the staged lines with an engine of the one revenue
+    upsert (``partners.revenue``); repeated lines are numbered there."""
+
+    def _engine(self) -> RevenueRows | RevenueStaging:
+        raise NotImplementedError
+
+    def plan(self, report: ImportReport) -> None:
+        _fill(report, self._engine().plan(source=RevenueSource.IMPORT))
+
+    def write(self, report: ImportReport, *, user: AbstractBaseUser | None, reason: str) -> None:
+        result = self._engine().write(
+            source=RevenueSource.IMPORT,
+            user=user,
+            reason=reason,
+            # An import running at the same time stored some lines first:
+            # theirs stand (the same lines), ours are unchanged.
+            keep_concurrent=True,
+            # A lost import (a crash in the second after the commit) is
+            # imported again: it is idempotent. No need to wait for the disk.
+            synchronous_commit=False,
+        )
+        _fill(report, result)
+
+
+def _fill(report: ImportReport, result: RevenueUpsert) -> None:
+    report.created, report.updated, report.unchanged = (
+        result.created,
+        result.updated,
+        result.unchanged,
+    )
+
+
+class ListSink(_EngineSink):
+    """The portable path: keeps the lines and hands them to the portable
+    engine (``partners.revenue.RevenueRows``: chunked lookups, bulk_create,
+    history)."""
 
     preload_locations = False
 
@@ -906,77 +939,13 @@ class ListSink:
     def add(self, lines: list[Line]) -> None:
         self.lines.extend(lines)
 
-    def _rows(self) -> list[Row]:
-        seen: dict[tuple[int, str], int] = {}
-        rows = []
-        for line, location_pk, revenue_date, amount, currency, reference, customer in self.lines:
-            key = (location_pk, reference)
-            count = seen[key] = seen.get(key, 0) + 1
-            row = Row(line, {}, COMMA)
-            row.values.update(
-                location_id=location_pk,
-                reference=reference if count == 1 else f"{reference}#{count}",
-                revenue_date=datetime.date.fromisoformat(revenue_date),
-                amount=Decimal(amount),
-                currency_id=currency,
-                customer=customer,
-            )
-            rows.append(row)
-        return rows
-
-    def plan(self, report: ImportReport) -> None:
-        self._run(report, write=False, user=None, reason="")
-
-    def write(self, report: ImportReport, *, user: AbstractBaseUser | None, reason: str) -> None:
-        self._run(report, write=True, user=user, reason=reason)
-
-    def _run(self, report, *, write, user, reason) -> None:
-        scratch = ImportReport(kind="revenue")
-        _import_rows(_PreparedRevenueSpec(ImportContext()), self._rows(), scratch,
-                     write=write, user=user, reason=reason)  # fmt: skip
-        if scratch.errors:  # pragma: no cover - the scanner checked every value
-            report.errors = scratch.errors
-            return
-        report.created, report.updated, report.unchanged = (
-            scratch.created,
-            scratch.updated,
-            scratch.unchanged,
-        )
+    def _engine(self) -> RevenueRows:
+        engine = RevenueRows(number_repeats=True)
+        engine.add_staged(self.lines)
+        return engine
 
     def close(self) -> None:
         self.lines = []
-
-
-class _PreparedRevenueSpec(RevenueSpec):
-    """Revenue rows whose values the scanner has already parsed and resolved."""
-
-    set_based = False  # this is the portable path
-
-    def parse(self, row: Row) -> None:
-        pass
-
-    def resolve(self, rows) -> None:
-        pass
-
-
-STAGING = "pc_revenue_staging"
-_FIELDS = ("revenue_date", "amount", "currency_id", "customer")
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
-#: Memory for the sorts and hashes of the merge (a million staged lines take
-#: about 150 MB); local to the import's transaction.
-MERGE_WORK_MEM = "256MB"
-
-
-def _copy_text(lines: list[Line]) -> str:
-    special = _COPY_SPECIAL.search
-    return "".join(
-        [
-            f"{line}\t{pk}\t{day}\t{amount}\t{currency}\t"
-            f"{copy_escape(reference) if special(reference) else reference}\t"
-            f"{copy_escape(customer) if special(customer) else customer}\n"
-            for line, pk, day, amount, currency, reference, customer in lines
-        ]
-    )
 
 
 class _CopySource:
@@ -995,7 +964,6 @@ class _CopySource:
         self._pause = False
         self._reported = 0
         self.done = 0
-        self.rows = 0
         self.exhausted = False
         self.error: BaseException | None = None
 
@@ -1012,15 +980,15 @@ class _CopySource:
             if self._every and self.done - self._reported >= self._every:
                 self._reported, self._pause = self.done, True
             if lines:
-                self.rows += len(lines)
-                return _copy_text(lines)
+                return staged_text(lines)
         self._pause = False
         return ""
 
 
-class PostgresSink:
-    """``COPY`` into a temporary table while the file is read, then a
-    set-based merge (see ``docs/decisions/0004-revenue-import-on-postgresql.md``).
+class PostgresSink(_EngineSink):
+    """``COPY`` into the staging table of the one revenue upsert while the
+    file is read, then its set-based merge (``partners.revenue.RevenueStaging``;
+    docs/decisions/0004-revenue-import-on-postgresql.md).
 
     The staging table lives for the session (not the transaction), so that
     the reading phase can run outside the import transaction and report its
@@ -1028,25 +996,9 @@ class PostgresSink:
     """
 
     preload_locations = True
-    _COPY = (
-        f"COPY {STAGING} (line, location_id, revenue_date, amount, currency_id, reference,"
-        " customer) FROM STDIN"
-    )
 
     def __init__(self) -> None:
-        self.rows = 0
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {STAGING} ("
-                " line integer NOT NULL,"
-                " location_id bigint NOT NULL,"
-                " revenue_date date NOT NULL,"
-                f" amount numeric({MONEY_DIGITS},{MONEY_PLACES}) NOT NULL,"
-                " currency_id varchar(3) NOT NULL,"
-                " reference varchar(200) NOT NULL,"
-                " customer varchar(200) NOT NULL)"
-            )
+        self.staging = RevenueStaging(number_repeats=True)
 
     def load(
         self,
@@ -1058,150 +1010,26 @@ class PostgresSink:
         call ``progress``: no query can run while a ``COPY`` is open)."""
         source = _CopySource(chunks, every if progress is not None else None)
         while True:
-            copy_from(self._COPY, source)
+            self.staging.load(source)
             if source.error is not None:
                 raise source.error
             if progress is not None:
                 progress(source.done)
             if source.exhausted:
                 break
-        self.rows += source.rows
 
     def add(self, lines: list[Line]) -> None:
-        self.load(iter([(lines, 0)]), None)
+        self.staging.add_staged(lines)
 
-    def _prepare(self, cursor) -> None:
-        """Inside the merge transaction: settings, numbering, statistics."""
-        cursor.execute(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'")
-        cursor.execute(
-            f"UPDATE {STAGING} s SET reference = s.reference || '#' || d.n"  # noqa: S608
-            " FROM (SELECT line, row_number() OVER"
-            "  (PARTITION BY location_id, reference ORDER BY line) AS n"
-            f"  FROM {STAGING} WHERE (location_id, reference) IN"
-            f"  (SELECT location_id, reference FROM {STAGING}"
-            "    GROUP BY location_id, reference HAVING count(*) > 1)) d"
-            " WHERE s.line = d.line AND d.n > 1"
-        )
-        cursor.execute(f"ANALYZE {STAGING}")
-
-    def plan(self, report: ImportReport) -> None:
-        table = RevenueRecord._meta.db_table
-        with transaction.atomic(), connection.cursor() as cursor:
-            self._prepare(cursor)
-            cursor.execute(
-                "SELECT count(*) FILTER (WHERE r.id IS NULL),"  # noqa: S608
-                f" count(*) FILTER (WHERE r.id IS NOT NULL AND {_distinct('r', 's')})"
-                f" FROM {STAGING} s LEFT JOIN {table} r ON r.location_id = s.location_id"
-                " AND r.source = %s AND r.reference = s.reference",
-                [RevenueSource.IMPORT],
-            )
-            created, updated = cursor.fetchone()
-        report.created, report.updated = created, updated
-        report.unchanged = self.rows - created - updated
-
-    def write(self, report: ImportReport, *, user: AbstractBaseUser | None, reason: str) -> None:
-        """One statement: the staged lines are matched with the stored records
-        once; changed records are updated (with their history rows), lines
-        without a record inserted (in key order, kind to the indexes).
-        Unchanged records are not touched: no lock, no new row version, no WAL
-        (``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` would lock every one)."""
-        table = RevenueRecord._meta.db_table
-        history = RevenueRecord.history.model._meta.db_table
-        columns = "id, location_id, revenue_date, amount, currency_id, source, reference, customer, created_at"
-        params = {
-            "source": RevenueSource.IMPORT,
-            "now": timezone.now(),
-            "reason": reason,
-            "user": user.pk if user is not None else None,
-        }
-        with connection.cursor() as cursor:
-            self._prepare(cursor)
-            # A lost import (a crash in the second after the commit) is
-            # imported again: it is idempotent. No need to wait for the disk.
-            cursor.execute("SET LOCAL synchronous_commit = off")
-            cursor.execute(
-                "WITH matched AS MATERIALIZED ("  # noqa: S608
-                " SELECT s.location_id, s.revenue_date, s.amount, s.currency_id, s.reference,"
-                f"  s.customer, r.id AS stored, r.id IS NOT NULL AND {_distinct('r', 's')}"
-                f"  AS changed FROM {STAGING} s LEFT JOIN {table} r"
-                "  ON r.location_id = s.location_id AND r.source = %(source)s"
-                "  AND r.reference = s.reference"
-                "), changed AS ("
-                f" UPDATE {table} r SET revenue_date = m.revenue_date, amount = m.amount,"
-                "  currency_id = m.currency_id, customer = m.customer"
-                "  FROM matched m WHERE m.changed AND r.id = m.stored"
-                f"  RETURNING r.{columns.replace(', ', ', r.')}"
-                "), history AS ("
-                f" INSERT INTO {history} ({columns}, history_date, history_change_reason,"
-                "  history_type, history_user_id)"
-                f"  SELECT {columns}, %(now)s, %(reason)s, '~', %(user)s FROM changed"
-                "), created AS ("
-                f" INSERT INTO {table} (location_id, revenue_date, amount, currency_id, source,"
-                "  reference, customer, created_at)"
-                "  SELECT location_id, revenue_date, amount, currency_id, %(source)s, reference,"
-                "  customer, %(now)s FROM matched WHERE stored IS NULL"
-                "  ORDER BY location_id, reference"
-                # An import running at the same time stored some of them
-                # first: theirs stand (the same lines), ours are unchanged.
-                "  ON CONFLICT (location_id, source, reference) DO NOTHING RETURNING 1"
-                ")"
-                " SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM changed)",
-                params,
-            )
-            created, updated = cursor.fetchone()
-        report.created, report.updated = created, updated
-        report.unchanged = self.rows - created - updated
+    def _engine(self) -> RevenueStaging:
+        return self.staging
 
     def close(self) -> None:
-        if _transaction_failed():
-            # The rollback that follows drops the staging table with the
-            # rest; a statement now would only hide the error that failed it.
-            return
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")
-
-
-def _transaction_failed() -> bool:
-    """True while PostgreSQL refuses statements until a rollback."""
-    import psycopg2.extensions
-
-    raw = connection.connection
-    return (
-        raw is not None
-        and raw.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_INERROR
-    )
-
-
-def _distinct(stored: str, new: str) -> str:
-    return (
-        f"({', '.join(f'{stored}.{f}' for f in _FIELDS)}) IS DISTINCT FROM "
-        f"({', '.join(f'{new}.{f}' for f in _FIELDS)})"
-    )
+        self.staging.close()
 
 
 def make_sink() -> Sink:
     return PostgresSink() if connection.vendor == "postgresql" else ListSink()
-
-
-def merge_revenue(
-    lines: list[Line],
-    report: ImportReport,
-    *,
-    write: bool,
-    user: AbstractBaseUser | None,
-    reason: str,
-) -> None:
-    """The PostgreSQL path of the simple ``revenue`` kind: its checked rows
-    (keys unique in the file) go through the same staging table and merge."""
-    sink = PostgresSink()
-    try:
-        sink.add(lines)
-        if write:
-            sink.write(report, user=user, reason=reason)
-        else:
-            sink.plan(report)
-    finally:
-        sink.close()
 
 
 # --- The service -------------------------------------------------------------------------
@@ -1247,8 +1075,6 @@ def revenue_import(
             try:
                 with transaction.atomic():
                     sink.write(report, user=user, reason=reason)
-                    if report.errors:  # pragma: no cover - see ListSink._run
-                        transaction.set_rollback(True)
             except IntegrityError as exc:
                 # Someone stored the same records between our checks and our writes.
                 report.created = report.updated = report.unchanged = 0

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from bench.imports import generate
 from ingestion import partner_center
 from ingestion.imports import ImportReport, import_file
+from partners import revenue
 from partners.models import RevenueRecord, RevenueSource
 from tests.factories import LocationFactory, StaffUserFactory
 
@@ -384,7 +385,7 @@ def test_postgres_copy_path(require_postgres, locations, tmp_path):
     change = RevenueRecord.history.get(history_type="~")
     assert (change.customer, change.history_user) == ("Adatum Corp.", user)
     with connection.cursor() as cursor:  # the staging table is gone
-        cursor.execute("SELECT to_regclass(%s)", [f"pg_temp.{partner_center.STAGING}"])
+        cursor.execute("SELECT to_regclass(%s)", [f"pg_temp.{revenue.STAGING}"])
         assert cursor.fetchone()[0] is None
 
 
@@ -456,9 +457,9 @@ def test_postgres_copy_pauses_for_progress(require_postgres, locations, tmp_path
     )
     monkeypatch.setattr(partner_center, "CHUNK_LINES", 20)
     copies = []
-    original = partner_center.copy_from
+    original = revenue.copy_from  # (the staging table of the one revenue upsert)
     monkeypatch.setattr(
-        partner_center,
+        revenue,
         "copy_from",
         lambda sql, data: (copies.append(sql), original(sql, data))[1],
     )
