@@ -1,62 +1,6 @@
-"""Partner Center reconciliation files -> revenue records (PRODUCT section 7).
-
-Two layouts are recognised from the header (names in any case, in any order,
-unknown extra columns ignored):
-
-- **new-commerce**: the new-commerce invoice reconciliation file (``PartnerId,
-  CustomerId, CustomerName, ..., InvoiceNumber, MpnId, ResellerMpnId,
-  OrderId, ..., ProductId, SkuId, AvailabilityId, ..., ChargeType, ...,
-  Subtotal, TaxTotal, Total, Currency, ..., ChargeStartDate, ChargeEndDate,
-  ...``); recognised by any of its own columns (``AvailabilityId``, ``SkuId``,
-  ``EffectiveUnitPrice``, ``PCToBCExchangeRate``, ...);
-- **legacy**: the license-based file (``ResellerMpnId`` or ``Tier2MpnId``,
-  ``InvoiceNumber``, ``OrderId``, ``SubscriptionId``, ``ChargeStartDate``,
-  ``Subtotal``, ``Currency``, ...).
-
-A **daily-rated usage** reconciliation file (``Tier2MpnId, ..., UsageDate, ...,
-BillingPreTaxTotal, BillingCurrency, ...``) is recognised and refused: the
-Azure usage it lists is billed in the invoice reconciliation file, and
-importing both would count it twice.
-
-One line becomes one :class:`~partners.models.RevenueRecord`: the amount is
-the pre-tax ``Subtotal`` (credits are negative; more than six decimal places
-are rounded half-even to six), the date is the date part of
-``ChargeStartDate`` (``2024-03-01T00:00:00``, ``3/1/2024 12:00:00 AM``,
-``2024-03-01``...; at most the last day of next month, as every revenue date:
-``partners.dates``), the location is the one whose ``location_id`` is
-``ResellerMpnId``, the currency is ``Currency``, the customer is
-``CustomerName`` (cut to 200 characters), the source is ``import``.
-
-**Reference** (unique per location and source, so a re-import is a no-op)::
-
-    <InvoiceNumber>/<OrderId>/<16 hex digits>[#<n>]
-
-The hex digits are the start of the SHA-256 of the *line identity*: the
-lower-cased values of :attr:`Layout.identity` (invoice, order, subscription,
-product/SKU/availability or offer, charge type, charge period as ISO dates,
-billing term, meter, reference and promotion ids, reseller, customer...),
-joined by U+001F. Amount and quantity are not part of it, so a corrected
-amount in a later export updates the record instead of adding one. Lines
-sharing the whole identity are numbered in file order: the second gets
-``#2``, the third ``#3``... (the first keeps no suffix, so appending a line
-never renames an earlier one).
-
-**Unknown resellers** (a ``ResellerMpnId`` that is no location, or empty: a
-line the distributor sold without a reseller) are reported once per id with
-their rows, customers and totals per currency; they reject the file unless
-``skip_unknown`` is set, in which case they are skipped and listed.
-
-The file is **streamed**: a text wrapper over the binary file feeds
-:func:`records` (``csv.reader``, with a fast split for lines without quotes);
-lines are checked and resolved in chunks and only the good lines of the
-current chunk are held. Where they go is a :class:`Sink` over an engine of
-the one revenue upsert (``partners.revenue``, docs/decisions/0008): on
-PostgreSQL one ``COPY`` into its staging table *while* the file is read (the
-database ingests a chunk while Python reads the next), then one set-based
-statement that updates the changed records (with history) and inserts the
-new ones (docs/decisions/0004-revenue-import-on-postgresql.md); elsewhere a
-list handed to its portable engine.
-"""
+"""Reading a Partner Center file: :func:`records` splits the lines, the
+:class:`Scanner` checks and resolves them chunk by chunk and feeds a
+:class:`Sink`, recording errors and unknown resellers for the report."""
 
 from __future__ import annotations
 
@@ -66,37 +10,33 @@ import gc
 import hashlib
 import io
 import itertools
-import logging
 import operator
-import re
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import IO, Any, Protocol
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.bulk import in_chunks
-from ingestion.imports import (
-    COMMA,
-    SEMICOLON,
-    Dialect,
-    FileRejected,
-    ImportContext,
-    ImportReport,
-    RowError,
-    _shown,
-    daily_rated_usage_error,
-)
+from ingestion.files import Dialect, dialect_of, shown
+from ingestion.report import FileRejected, ImportReport, RowError
 from partners.dates import REVENUE
-from partners.models import MONEY_DIGITS, MONEY_PLACES, Location, RevenueSource
-from partners.revenue import RevenueRows, RevenueStaging, RevenueUpsert, StagedLine, staged_text
+from partners.models import Currency, Location
+from partners.revenue import StagedLine
 
-logger = logging.getLogger(__name__)
+from .layouts import (
+    CURRENCY_PATTERN,
+    DATE_COLUMNS,
+    MPN_PATTERN,
+    Columns,
+    detect_layout,
+    looks_like_amount,
+    parse_amount,
+    parse_charge_date,
+)
 
 #: Lines checked, resolved and handed to the sink at a time.
 CHUNK_LINES = 20_000
@@ -109,225 +49,8 @@ UNKNOWN_CUSTOMERS_SHOWN = 10
 CUSTOMER_MAX = 200
 INVOICE_MAX = 60
 ORDER_MAX = 80
-_MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
-_MONEY_LIMIT = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES)
 
 Progress = Callable[[float], None]
-
-
-# --- Layouts ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Layout:
-    name: str
-    label: str
-    #: Columns that must be in the header (canonical spelling).
-    required: tuple[str, ...]
-    #: Columns whose values identify a line (absent columns count as empty).
-    identity: tuple[str, ...]
-    #: Other spellings of a column in this layout -> canonical name.
-    aliases: dict[str, str] = field(default_factory=dict)
-    #: Any of these columns in the header selects this layout.
-    markers: frozenset[str] = frozenset()
-
-
-NEW_COMMERCE = Layout(
-    name="new-commerce",
-    label="Partner Center new-commerce invoice reconciliation",
-    required=(
-        "ResellerMpnId",
-        "CustomerName",
-        "InvoiceNumber",
-        "OrderId",
-        "SubscriptionId",
-        "ChargeType",
-        "ChargeStartDate",
-        "Subtotal",
-        "Currency",
-    ),
-    identity=(
-        "InvoiceNumber",
-        "OrderId",
-        "SubscriptionId",
-        "LineItemId",
-        "ResellerMpnId",
-        "CustomerId",
-        "ProductId",
-        "SkuId",
-        "AvailabilityId",
-        "ChargeType",
-        "ChargeStartDate",
-        "ChargeEndDate",
-        "TermAndBillingCycle",
-        "BillingFrequency",
-        "MeterDescription",
-        "ReservationOrderId",
-        "ReferenceId",
-        "PriceAdjustmentDescription",
-        "PromotionId",
-        "CreditReasonCode",
-    ),
-    markers=frozenset(
-        name.lower()
-        for name in (
-            "AvailabilityId",
-            "SkuId",
-            "EffectiveUnitPrice",
-            "PriceAdjustmentDescription",
-            "BillableQuantity",
-            "PCToBCExchangeRate",
-            "TermAndBillingCycle",
-            "ProductQualifiers",
-        )
-    ),
-)
-
-LEGACY = Layout(
-    name="legacy",
-    label="Partner Center license-based (legacy) reconciliation",
-    required=(
-        "ResellerMpnId",
-        "CustomerName",
-        "InvoiceNumber",
-        "OrderId",
-        "SubscriptionId",
-        "ChargeStartDate",
-        "Subtotal",
-        "Currency",
-    ),
-    identity=(
-        "InvoiceNumber",
-        "OrderId",
-        "SubscriptionId",
-        "LineItemId",
-        "ResellerMpnId",
-        "CustomerId",
-        "SyndicationPartnerSubscriptionNumber",
-        "OfferId",
-        "DurableOfferId",
-        "ChargeType",
-        "ChargeStartDate",
-        "ChargeEndDate",
-    ),
-    aliases={"tier2mpnid": "ResellerMpnId"},
-    markers=frozenset({"offerid", "durableofferid", "syndicationpartnersubscriptionnumber"}),
-)
-
-LAYOUTS = (NEW_COMMERCE, LEGACY)
-_DATE_COLUMNS = frozenset({"ChargeStartDate", "ChargeEndDate"})
-_SIMPLE_REVENUE = frozenset({"location_id", "date", "amount", "currency", "reference"})
-
-
-@dataclass(frozen=True)
-class Columns:
-    """Where the columns of a layout are in one file."""
-
-    layout: Layout
-    positions: dict[str, int]
-    ignored: list[str]
-    width: int
-
-
-def detect_layout(header: list[str]) -> Columns:
-    """Choose the layout from a header row; :class:`FileRejected` naming the
-    missing columns when neither fits."""
-    lowered = [name.strip().lstrip("\ufeff").lower() for name in header]
-    present = set(lowered)
-    if not any(lowered):
-        raise FileRejected([RowError(1, "", "the file is empty or has no header row")])
-    if usage := daily_rated_usage_error(lowered):
-        raise FileRejected([usage])
-    if present >= _SIMPLE_REVENUE:
-        raise FileRejected(
-            [
-                RowError(
-                    1,
-                    "",
-                    "this is the simple revenue format (location_id,date,amount,...), not a "
-                    "Partner Center reconciliation file; import it with the simple format",
-                )
-            ]
-        )
-    layout = NEW_COMMERCE if present & NEW_COMMERCE.markers else LEGACY
-    canonical = {name.lower(): name for name in (*layout.required, *layout.identity)}
-    canonical.update({"customername": "CustomerName", "subtotal": "Subtotal"})
-    positions: dict[str, int] = {}
-    repeated: list[str] = []
-    ignored: list[str] = []
-    for index, name in enumerate(lowered):
-        target = layout.aliases.get(name) or canonical.get(name)
-        if target is None:
-            if name:
-                ignored.append(header[index].strip())
-            continue
-        if target in positions:
-            repeated.append(header[index].strip())
-            continue
-        positions[target] = index
-    errors = []
-    missing = [name for name in layout.required if name not in positions]
-    if missing:
-        errors.append(
-            RowError(1, "", f"missing columns for the {layout.label} file: {', '.join(missing)}")
-        )
-    if repeated:
-        errors.append(RowError(1, "", f"repeated columns: {', '.join(repeated)}"))
-    if errors:
-        raise FileRejected(errors)
-    return Columns(layout=layout, positions=positions, ignored=ignored, width=len(header))
-
-
-# --- Cells -------------------------------------------------------------------------
-
-_ISO_DATETIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
-)
-_US_DATETIME = re.compile(
-    r"(\d{1,2})/(\d{1,2})/(\d{4})(?: \d{1,2}:\d{2}(?::\d{2})?(?: ?[AaPp][Mm])?)?"
-)
-_GERMAN_DATETIME = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?: \d{1,2}:\d{2}(?::\d{2})?)?")
-_POINT_NUMBER = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d*)?|[+-]?\.\d+")
-_COMMA_NUMBER = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+)(?:,\d*)?|[+-]?,\d+")
-_MPN = re.compile(r"[0-9]{1,20}")
-_CURRENCY = re.compile(r"[A-Z]{3}")
-
-
-def parse_charge_date(value: str, *, german: bool = False) -> datetime.date | None:
-    """The date part of a Partner Center date or date-time, else None."""
-    if match := _ISO_DATETIME.fullmatch(value):
-        year, month, day = match.groups()
-    elif match := _US_DATETIME.fullmatch(value):
-        month, day, year = match.groups()
-    elif german and (match := _GERMAN_DATETIME.fullmatch(value)):
-        day, month, year = match.groups()
-    else:
-        return None
-    try:
-        return datetime.date(int(year), int(month), int(day))
-    except ValueError:
-        return None
-
-
-def parse_amount(value: str, *, decimal_comma: bool = False) -> Decimal | None:
-    """A Partner Center amount rounded to six places, else None."""
-    if decimal_comma:
-        if not _COMMA_NUMBER.fullmatch(value):
-            return None
-        value = value.replace(".", "").replace(",", ".")
-    else:
-        if not _POINT_NUMBER.fullmatch(value):
-            return None
-        value = value.replace(",", "")
-    try:
-        number = Decimal(value)
-    except InvalidOperation:  # pragma: no cover - the pattern admits numbers only
-        return None
-    if abs(number) >= _MONEY_LIMIT:
-        return None
-    if number.as_tuple().exponent < -MONEY_PLACES:  # type: ignore[operator]
-        number = number.quantize(_MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
-    return number
 
 
 # --- Results ---------------------------------------------------------------------------
@@ -486,7 +209,7 @@ class Scanner:
     chunk_lines: int | None = None  # default CHUNK_LINES
 
     def __post_init__(self) -> None:
-        self.currencies = ImportContext().currencies
+        self.currencies = set(Currency.objects.values_list("code", flat=True))
         #: revenue dates after ``latest`` are refused (``partners.dates.REVENUE``)
         self.today = timezone.localdate()
         self.latest = REVENUE.latest_allowed(self.today)
@@ -536,7 +259,7 @@ class Scanner:
             first = text.readline()
             if not first.strip():
                 raise FileRejected([RowError(1, "", "the file is empty or has no header row")])
-            dialect = SEMICOLON if first.count(";") > first.count(",") else COMMA
+            dialect = dialect_of(first)
             self.report.dialect = dialect.label
             header = next(csv.reader([first], delimiter=dialect.delimiter), [])
             columns = detect_layout(header)
@@ -582,7 +305,7 @@ class Scanner:
             {
                 mpn
                 for _, cells in chunk
-                if len(cells) > index and _MPN.fullmatch(mpn := cells[index].strip())
+                if len(cells) > index and MPN_PATTERN.fullmatch(mpn := cells[index].strip())
             }
             - self.locations.keys()
         )
@@ -614,7 +337,7 @@ class Scanner:
         identity = [positions.get(name, width) for name in columns.layout.identity]
         padded = width in identity
         get_identity = operator.itemgetter(*identity)
-        dates = [n for n, name in enumerate(columns.layout.identity) if name in _DATE_COLUMNS]
+        dates = [n for n, name in enumerate(columns.layout.identity) if name in DATE_COLUMNS]
         locations, currencies, latest = self.locations, self.currencies, self.latest
         days, amounts, identity_dates = self._days, self._amounts, self._identity_dates
         sums, counts = self.sums, self.counts
@@ -754,12 +477,12 @@ class Scanner:
             )
 
         mpn = cells[positions["ResellerMpnId"]].strip()
-        if mpn and not _MPN.fullmatch(mpn):
+        if mpn and not MPN_PATTERN.fullmatch(mpn):
             errors.append(
                 RowError(
                     line,
                     "ResellerMpnId",
-                    f"{_shown(mpn)} is not a Microsoft partner id (digits only, at most 20)",
+                    f"{shown(mpn)} is not a Microsoft partner id (digits only, at most 20)",
                 )
             )
         raw = cells[positions["ChargeStartDate"]].strip()
@@ -769,7 +492,7 @@ class Scanner:
                 RowError(
                     line,
                     "ChargeStartDate",
-                    f"{_shown(raw)} is not a date (e.g. 2024-03-01T00:00:00 or 3/1/2024)"
+                    f"{shown(raw)} is not a date (e.g. 2024-03-01T00:00:00 or 3/1/2024)"
                     if raw
                     else "is required",
                 )
@@ -783,9 +506,9 @@ class Scanner:
                 RowError(
                     line,
                     "Subtotal",
-                    (f"{_shown(raw)} is not a number (e.g. 1234.56)" if raw else "is required")
-                    if not raw or not _looks_large(raw)
-                    else f"{_shown(raw)} is too large",
+                    (f"{shown(raw)} is not a number (e.g. 1234.56)" if raw else "is required")
+                    if not raw or not looks_like_amount(raw)
+                    else f"{shown(raw)} is too large",
                 )
             )
         raw = cells[positions["Currency"]].strip()
@@ -797,9 +520,9 @@ class Scanner:
                     "Currency",
                     "is required"
                     if not raw
-                    else f"unknown currency {_shown(raw)}"
-                    if _CURRENCY.fullmatch(currency)
-                    else f"{_shown(raw)} is not a three-letter currency code (e.g. EUR)",
+                    else f"unknown currency {shown(raw)}"
+                    if CURRENCY_PATTERN.fullmatch(currency)
+                    else f"{shown(raw)} is not a three-letter currency code (e.g. EUR)",
                 )
             )
         invoice = cells[positions["InvoiceNumber"]].strip()
@@ -823,7 +546,7 @@ class Scanner:
         for name in columns.layout.identity:
             index = positions.get(name)
             value = cells[index].strip() if index is not None else ""
-            if name in _DATE_COLUMNS and value:
+            if name in DATE_COLUMNS and value:
                 day = self._date(value, dialect)
                 value = day.isoformat() if day else value
             identity.append(value)
@@ -872,224 +595,3 @@ class Scanner:
             )
             errors.sort(key=lambda error: error.row)
         report.errors = errors
-
-
-def _looks_large(value: str) -> bool:
-    return bool(_POINT_NUMBER.fullmatch(value) or _COMMA_NUMBER.fullmatch(value))
-
-
-# --- Sinks -------------------------------------------------------------------------------
-
-
-class _EngineSink:
-    """Plans or writes the staged lines with an engine of the one revenue
-    upsert (``partners.revenue``); repeated lines are numbered there."""
-
-    def _engine(self) -> RevenueRows | RevenueStaging:
-        raise NotImplementedError
-
-    def plan(self, report: ImportReport) -> None:
-        _fill(report, self._engine().plan(source=RevenueSource.IMPORT))
-
-    def write(self, report: ImportReport, *, user: AbstractBaseUser | None, reason: str) -> None:
-        result = self._engine().write(
-            source=RevenueSource.IMPORT,
-            user=user,
-            reason=reason,
-            # An import running at the same time stored some lines first:
-            # theirs stand (the same lines), ours are unchanged.
-            keep_concurrent=True,
-            # A lost import (a crash in the second after the commit) is
-            # imported again: it is idempotent. No need to wait for the disk.
-            synchronous_commit=False,
-        )
-        _fill(report, result)
-
-
-def _fill(report: ImportReport, result: RevenueUpsert) -> None:
-    report.created, report.updated, report.unchanged = (
-        result.created,
-        result.updated,
-        result.unchanged,
-    )
-
-
-class ListSink(_EngineSink):
-    """The portable path: keeps the lines and hands them to the portable
-    engine (``partners.revenue.RevenueRows``: chunked lookups, bulk_create,
-    history)."""
-
-    preload_locations = False
-
-    def __init__(self) -> None:
-        self.lines: list[Line] = []
-
-    def load(
-        self,
-        chunks: Iterator[Chunk],
-        progress: Callable[[int], None] | None,
-        every: int | None = None,
-    ) -> None:
-        for lines, done in chunks:
-            if lines:
-                self.add(lines)
-            if progress is not None:
-                progress(done)
-
-    def add(self, lines: list[Line]) -> None:
-        self.lines.extend(lines)
-
-    def _engine(self) -> RevenueRows:
-        engine = RevenueRows(number_repeats=True)
-        engine.add_staged(self.lines)
-        return engine
-
-    def close(self) -> None:
-        self.lines = []
-
-
-class _CopySource:
-    """A file for ``copy_expert`` whose ``read()`` pulls the next chunk from
-    the scanner: the database ingests one chunk while Python reads the next.
-
-    ``read()`` answers end-of-file to pause the ``COPY`` (every ``every``
-    bytes of the file, so that progress can be saved between two COPYs) and
-    when the chunks are exhausted or the scanner raised (kept in ``error``:
-    the ``COPY`` ends normally and the caller re-raises).
-    """
-
-    def __init__(self, chunks: Iterator[Chunk], every: int | None) -> None:
-        self._chunks = chunks
-        self._every = every
-        self._pause = False
-        self._reported = 0
-        self.done = 0
-        self.exhausted = False
-        self.error: BaseException | None = None
-
-    def read(self, size: int = -1) -> str:
-        while not self._pause:
-            try:
-                lines, self.done = next(self._chunks)
-            except StopIteration:
-                self.exhausted = True
-                return ""
-            except Exception as exc:  # re-raised by PostgresSink.load
-                self.error, self.exhausted = exc, True
-                return ""
-            if self._every and self.done - self._reported >= self._every:
-                self._reported, self._pause = self.done, True
-            if lines:
-                return staged_text(lines)
-        self._pause = False
-        return ""
-
-
-class PostgresSink(_EngineSink):
-    """``COPY`` into the staging table of the one revenue upsert while the
-    file is read, then its set-based merge (``partners.revenue.RevenueStaging``;
-    docs/decisions/0004-revenue-import-on-postgresql.md).
-
-    The staging table lives for the session (not the transaction), so that
-    the reading phase can run outside the import transaction and report its
-    progress; :meth:`close` drops it.
-    """
-
-    preload_locations = True
-
-    def __init__(self) -> None:
-        self.staging = RevenueStaging(number_repeats=True)
-
-    def load(
-        self,
-        chunks: Iterator[Chunk],
-        progress: Callable[[int], None] | None,
-        every: int | None = None,
-    ) -> None:
-        """One ``COPY`` fed by the scanner (paused every ``every`` bytes to
-        call ``progress``: no query can run while a ``COPY`` is open)."""
-        source = _CopySource(chunks, every if progress is not None else None)
-        while True:
-            self.staging.load(source)
-            if source.error is not None:
-                raise source.error
-            if progress is not None:
-                progress(source.done)
-            if source.exhausted:
-                break
-
-    def add(self, lines: list[Line]) -> None:
-        self.staging.add_staged(lines)
-
-    def _engine(self) -> RevenueStaging:
-        return self.staging
-
-    def close(self) -> None:
-        self.staging.close()
-
-
-def make_sink() -> Sink:
-    return PostgresSink() if connection.vendor == "postgresql" else ListSink()
-
-
-# --- The service -------------------------------------------------------------------------
-
-
-def revenue_import(
-    *,
-    stream: IO[bytes],
-    report: ImportReport,
-    dry_run: bool,
-    skip_unknown: bool = False,
-    user: AbstractBaseUser | None = None,
-    progress: Progress | None = None,
-    total_bytes: int | None = None,
-) -> ImportReport:
-    """Import a Partner Center file into ``report`` (see the module doc).
-
-    Reading runs outside a transaction (so that progress can be saved), the
-    write is one transaction; a rejected file writes nothing.
-    """
-    sink = make_sink()
-    try:
-        scanner = Scanner(
-            report=report,
-            sink=sink,
-            skip_unknown=skip_unknown,
-            progress=progress,
-            total_bytes=total_bytes,
-        )
-        started = time.perf_counter()
-        try:
-            scanner.run(stream)
-        except FileRejected as exc:
-            report.errors = exc.errors
-            return report
-        read = time.perf_counter() - started
-        if report.errors:
-            return report
-        if dry_run:
-            sink.plan(report)
-        else:
-            reason = f"import revenue (Partner Center) {report.source_name}".strip()[:100]
-            try:
-                with transaction.atomic():
-                    sink.write(report, user=user, reason=reason)
-            except IntegrityError as exc:
-                # Someone stored the same records between our checks and our writes.
-                report.created = report.updated = report.unchanged = 0
-                report.errors = [
-                    RowError(0, "", f"the database refused the import, nothing was written ({exc})")
-                ]
-                return report
-        logger.info(
-            "partner-center %s: %d rows, read and staged in %.1f s, %s in %.1f s",
-            report.source_name,
-            report.rows,
-            read,
-            "planned" if dry_run else "merged",
-            time.perf_counter() - started - read,
-        )
-        return report
-    finally:
-        sink.close()

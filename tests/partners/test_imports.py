@@ -990,7 +990,7 @@ def test_the_command_records_a_failure(manager, monkeypatch):
     def fail(**kwargs):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(imports.kinds, "import_file", fail)  # (what the command calls)
+    monkeypatch.setattr(imports.runs, "import_file", fail)  # (what the command calls)
     with pytest.raises(CommandError, match="disk on fire"):
         call_command("import_data", "partners", str(FIXTURES / "partners.csv"))
     run = ImportRun.objects.get()

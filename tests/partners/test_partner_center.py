@@ -353,7 +353,7 @@ def test_file_is_read_in_chunks(locations, monkeypatch):
         "add",
         lambda self, lines: (sizes.append(len(lines)), original(self, lines))[1],
     )
-    monkeypatch.setattr(partner_center.scanner, "make_sink", partner_center.ListSink)
+    monkeypatch.setattr(partner_center.service, "make_sink", partner_center.ListSink)
     report = run("new-commerce.csv")
     assert report.created == 9
     assert max(sizes) <= 2 and sum(sizes) == 9
@@ -393,7 +393,7 @@ def test_postgres_and_portable_path_agree(require_postgres, locations, monkeypat
     run("new-commerce.csv")
     via_copy = stored()
     RevenueRecord.objects.all().delete()
-    monkeypatch.setattr(partner_center.scanner, "make_sink", partner_center.ListSink)
+    monkeypatch.setattr(partner_center.service, "make_sink", partner_center.ListSink)
     run("new-commerce.csv")
     assert stored() == via_copy
 
@@ -438,7 +438,7 @@ def test_postgres_and_portable_path_agree_on_a_generated_file(
     via_copy = go()
     RevenueRecord.objects.all().delete()
     RevenueRecord.history.all().delete()
-    monkeypatch.setattr(partner_center.scanner, "make_sink", partner_center.ListSink)
+    monkeypatch.setattr(partner_center.service, "make_sink", partner_center.ListSink)
     assert go() == via_copy
     counts = [report[:4] for report in via_copy[0]]
     created = counts[0][0]
