@@ -107,14 +107,8 @@ class KindSpec:
     key_columns: ClassVar[tuple[str, ...]]
     #: Leading key fields filtered with ``__in`` to find existing records.
     lookup_fields: ClassVar[tuple[str, ...] | None] = None
-    #: Values every imported record has (and existing ones are filtered by).
-    fixed: ClassVar[dict[str, Any]] = {}
     #: Further stored fields that :meth:`check_existing` looks at.
     also_load: ClassVar[tuple[str, ...]] = ()
-    #: False: new records get no history row (revenue: 100,000 lines a file;
-    #: source, reference and created_at say where a record came from).
-    #: Changes are always recorded.
-    history_of_new_records: ClassVar[bool] = True
     #: One line for ``--help`` about what the columns accept.
     notes: ClassVar[str] = ""
     #: True: the checked rows (each key once) go to :meth:`store`, a domain
@@ -146,7 +140,7 @@ class KindSpec:
         size = len(lookup)
         prefixes = sorted({key[:size] for key in keys})
         names = list(dict.fromkeys(["pk", *self.key_fields, *self.fields, *self.also_load]))
-        queryset = self.model._default_manager.filter(**self.fixed).values(*names)
+        queryset = self.model._default_manager.values(*names)
         found: dict[tuple, list[Stored]] = defaultdict(list)
         for chunk in in_chunks(prefixes):
             filters = {
@@ -183,7 +177,7 @@ class KindSpec:
         return {pk for row in rows if (pk := row.values.get("partner_id")) is not None}
 
     def build(self, row: Row) -> models.Model:
-        return self.model(**self.fixed, **row.values)
+        return self.model(**row.values)
 
     @cached_property
     def _has_updated_at(self) -> bool:
@@ -202,13 +196,9 @@ class KindSpec:
         key), in bulk and with history rows; returns what was written."""
         history = {"default_user": user, "default_change_reason": reason, "default_date": now}
         new = [(row, self.build(row)) for row in created]
-        if new and self.history_of_new_records:
+        if new:
             bulk_create_with_history(
                 [obj for _, obj in new], self.model, batch_size=INSERT_BATCH_SIZE, **history
-            )
-        elif new:
-            self.model._default_manager.bulk_create(
-                [obj for _, obj in new], batch_size=INSERT_BATCH_SIZE
             )
 
         # Django's bulk_update() costs time per object and field, so objects

@@ -202,7 +202,6 @@ class _FileDigest(threading.Thread):
         self.path = path
         self.sha256 = ""
         self.size = self.lines = 0
-        self.error: OSError | None = None
 
     def run(self) -> None:
         digest = hashlib.sha256()
@@ -212,9 +211,8 @@ class _FileDigest(threading.Thread):
                     digest.update(block)
                     self.size += len(block)
                     self.lines += block.count(b"\n")
-        except OSError as exc:
-            self.error = exc
-            return
+        except OSError:
+            return  # (the import reads the same file and raises the error)
         self.sha256 = digest.hexdigest()
 
 

@@ -64,7 +64,6 @@ from here.
 """
 
 from .layouts import (
-    LAYOUTS,
     LEGACY,
     NEW_COMMERCE,
     Columns,
@@ -88,7 +87,6 @@ from .sinks import ListSink, PostgresSink, make_sink
 
 __all__ = [
     "CHUNK_LINES",
-    "LAYOUTS",
     "LEGACY",
     "NEW_COMMERCE",
     "PROGRESS_STEPS",

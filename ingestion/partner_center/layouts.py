@@ -116,7 +116,6 @@ LEGACY = Layout(
     markers=frozenset({"offerid", "durableofferid", "syndicationpartnersubscriptionnumber"}),
 )
 
-LAYOUTS = (NEW_COMMERCE, LEGACY)
 DATE_COLUMNS = frozenset({"ChargeStartDate", "ChargeEndDate"})
 _SIMPLE_REVENUE = frozenset({"location_id", "date", "amount", "currency", "reference"})
 
