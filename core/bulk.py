@@ -1,9 +1,13 @@
-"""One-statement bulk upsert for PostgreSQL and SQLite.
+"""Bulk SQL for PostgreSQL and SQLite.
 
-Rows travel as a single JSON parameter and are unpacked by the database
-(``json_to_recordset`` / ``json_each``), so writing 5 or 500,000 rows is one
-query. Rows whose values did not change are not touched at all (the update is
-guarded by ``IS DISTINCT FROM``), which makes re-running a day a true no-op.
+- :func:`upsert`: one-statement bulk upsert. Rows travel as a single JSON
+  parameter and are unpacked by the database (``json_to_recordset`` /
+  ``json_each``), so writing 5 or 500,000 rows is one query. Rows whose values
+  did not change are not touched at all (the update is guarded by ``IS
+  DISTINCT FROM``), which makes re-running a day a true no-op.
+- streaming ``COPY`` (PostgreSQL): :func:`copy_from`, :func:`copy_insert`
+  and their text helpers.
+- the sizes of ORM bulk statements and ``__in`` lookups (:func:`in_chunks`).
 """
 
 from __future__ import annotations
@@ -11,11 +15,33 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
 from django.db import connection, models
+
+#: Rows per INSERT statement of ``bulk_create`` (Django lowers it where the
+#: database needs).
+INSERT_BATCH_SIZE = 1000
+#: Rows per UPDATE statement of ``bulk_update``: it writes one CASE branch per
+#: row and field, which the database evaluates row by row; short statements
+#: stay cheap.
+UPDATE_BATCH_SIZE = 100
+
+
+def chunk_size() -> int:
+    """Keys per ``__in`` query; a query may carry two such lists, and SQLite
+    allows 999 parameters per statement."""
+    limit = connection.features.max_query_params
+    return 2000 if limit is None else max(1, limit // 2 - 50)
+
+
+def in_chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of :func:`chunk_size`, one ``__in`` lookup each."""
+    size = chunk_size()
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _json_default(value: Any) -> Any:
@@ -211,12 +237,14 @@ class Readable(Protocol):
     def read(self, size: int = -1) -> str: ...
 
 
-def copy_from(sql: str, data: Readable, *, chunk: int = 1 << 18) -> None:
+def copy_from(sql: str, data: Readable, *, chunk: int = 1 << 18) -> int:
     """Run ``COPY ... FROM STDIN`` (``sql``) with the text ``data`` returns
     from ``read()``, pulled in chunks while it is produced (PostgreSQL,
-    psycopg2): the one place the project talks COPY to the driver."""
+    psycopg2): the one place the project talks COPY to the driver. Returns
+    the rows copied."""
     with connection.cursor() as cursor:
         cursor.cursor.copy_expert(sql, data, size=chunk)
+        return cursor.cursor.rowcount
 
 
 def copy_sql(model: type[models.Model], names: Sequence[str], *, table: str | None = None) -> str:

@@ -36,7 +36,7 @@ def import_kind_label(kind: str, file_format: str = "simple") -> str:
 
 
 # What an import run's summary says about the file: the CSV dialect
-# (``ingestion.imports.COMMA`` / ``SEMICOLON``) and the Partner Center layout.
+# (``ingestion.files.COMMA`` / ``SEMICOLON``) and the Partner Center layout.
 _IMPORT_TERMS = {
     "comma-separated, decimal point": gettext_lazy("comma-separated, decimal point"),
     "semicolon-separated, decimal comma": gettext_lazy("semicolon-separated, decimal comma"),

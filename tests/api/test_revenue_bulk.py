@@ -7,8 +7,13 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
+from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from partners import models as pm
+from partners.models import RevenueRecord
+from tests.concurrency import race
 
 URL = "/api/v1/revenue/bulk/"
 
@@ -114,3 +119,29 @@ def test_lines_are_validated_like_the_model(staff_api, own_partner):
     lower_case_currency = staff_api.post(URL, [line("P", currency="eur")])
     assert lower_case_currency.json()["created"] == 1
     assert api_records().get().currency_id == "EUR"
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: row locks")
+@pytest.mark.django_db(transaction=True)
+def test_a_concurrent_request_with_the_same_new_lines_is_a_conflict(staff, own_partner):
+    """Two clients post the same new lines at once: the lines are stored
+    once; the request that loses the race (if they overlap) is told to send
+    them again (409), never a server error."""
+    token = Token.objects.create(user=staff).key
+    clients = [APIClient(), APIClient()]
+    for client in clients:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    lines = [line(f"RACE-{n}") for n in range(50)]
+    responses = race(2, lambda: clients.pop().post(URL, lines, format="json"))
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses in ([200, 200], [200, 409])
+    if statuses == [200, 409]:
+        (conflict,) = [r for r in responses if r.status_code == 409]
+        assert conflict.json() == {
+            "detail": "A concurrent request stored some of these lines; send them again."
+        }
+    assert sum(r.json().get("created", 0) for r in responses) == 50
+    assert api_records().count() == 50
+    assert RevenueRecord.history.filter(reference__startswith="RACE-").count() == 50

@@ -17,10 +17,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from bench.load import database_url
-from ingestion import imports, partner_center
+from ingestion import imports
 from ingestion.imports import ImportReport, import_file, parse_date, parse_decimal
 from ingestion.management.commands.import_data import Command
 from ingestion.models import ImportRun
+from partners import revenue
 from partners.models import (
     BillingModel,
     Contact,
@@ -728,8 +729,9 @@ def test_a_database_error_while_writing_rolls_everything_back(manager, monkeypat
                 reference="X",
             )
 
-    monkeypatch.setattr(imports.RevenueSpec, "write", fail)
-    monkeypatch.setattr(partner_center.PostgresSink, "write", fail)  # the PostgreSQL path
+    # The writes of the one revenue upsert: portable, and the PostgreSQL merge.
+    monkeypatch.setattr(revenue.RevenueRows, "write", fail)
+    monkeypatch.setattr(revenue.RevenueStaging, "write", fail)
 
     report = run("revenue", "revenue.csv")
 
@@ -988,7 +990,7 @@ def test_the_command_records_a_failure(manager, monkeypatch):
     def fail(**kwargs):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(imports, "import_file", fail)
+    monkeypatch.setattr(imports.runs, "import_file", fail)  # (what the command calls)
     with pytest.raises(CommandError, match="disk on fire"):
         call_command("import_data", "partners", str(FIXTURES / "partners.csv"))
     run = ImportRun.objects.get()

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from bench.imports import generate
 from ingestion import partner_center
 from ingestion.imports import ImportReport, import_file
+from partners import revenue
 from partners.models import RevenueRecord, RevenueSource
 from tests.factories import LocationFactory, StaffUserFactory
 
@@ -344,7 +345,7 @@ def test_skip_unknown_is_for_partner_center_only(locations):
 def test_file_is_read_in_chunks(locations, monkeypatch):
     """With a chunk of 2 lines the sink receives the good lines piece by
     piece, and the result is the same."""
-    monkeypatch.setattr(partner_center, "CHUNK_LINES", 2)
+    monkeypatch.setattr(partner_center.scanner, "CHUNK_LINES", 2)
     sizes = []
     original = partner_center.ListSink.add
     monkeypatch.setattr(
@@ -352,7 +353,7 @@ def test_file_is_read_in_chunks(locations, monkeypatch):
         "add",
         lambda self, lines: (sizes.append(len(lines)), original(self, lines))[1],
     )
-    monkeypatch.setattr(partner_center, "make_sink", partner_center.ListSink)
+    monkeypatch.setattr(partner_center.service, "make_sink", partner_center.ListSink)
     report = run("new-commerce.csv")
     assert report.created == 9
     assert max(sizes) <= 2 and sum(sizes) == 9
@@ -384,7 +385,7 @@ def test_postgres_copy_path(require_postgres, locations, tmp_path):
     change = RevenueRecord.history.get(history_type="~")
     assert (change.customer, change.history_user) == ("Adatum Corp.", user)
     with connection.cursor() as cursor:  # the staging table is gone
-        cursor.execute("SELECT to_regclass(%s)", [f"pg_temp.{partner_center.STAGING}"])
+        cursor.execute("SELECT to_regclass(%s)", [f"pg_temp.{revenue.STAGING}"])
         assert cursor.fetchone()[0] is None
 
 
@@ -392,7 +393,7 @@ def test_postgres_and_portable_path_agree(require_postgres, locations, monkeypat
     run("new-commerce.csv")
     via_copy = stored()
     RevenueRecord.objects.all().delete()
-    monkeypatch.setattr(partner_center, "make_sink", partner_center.ListSink)
+    monkeypatch.setattr(partner_center.service, "make_sink", partner_center.ListSink)
     run("new-commerce.csv")
     assert stored() == via_copy
 
@@ -437,7 +438,7 @@ def test_postgres_and_portable_path_agree_on_a_generated_file(
     via_copy = go()
     RevenueRecord.objects.all().delete()
     RevenueRecord.history.all().delete()
-    monkeypatch.setattr(partner_center, "make_sink", partner_center.ListSink)
+    monkeypatch.setattr(partner_center.service, "make_sink", partner_center.ListSink)
     assert go() == via_copy
     counts = [report[:4] for report in via_copy[0]]
     created = counts[0][0]
@@ -454,11 +455,11 @@ def test_postgres_copy_pauses_for_progress(require_postgres, locations, tmp_path
     run_path = lambda **kw: import_file(  # noqa: E731
         kind="revenue", source=path, file_format="partner-center", skip_unknown=True, **kw
     )
-    monkeypatch.setattr(partner_center, "CHUNK_LINES", 20)
+    monkeypatch.setattr(partner_center.scanner, "CHUNK_LINES", 20)
     copies = []
-    original = partner_center.copy_from
+    original = revenue.copy_from  # (the staging table of the one revenue upsert)
     monkeypatch.setattr(
-        partner_center,
+        revenue,
         "copy_from",
         lambda sql, data: (copies.append(sql), original(sql, data))[1],
     )
@@ -588,7 +589,7 @@ def test_a_refused_write_is_a_clean_report(locations, monkeypatch):
 def test_a_bad_byte_late_in_the_file_rejects_it(locations, tmp_path, monkeypatch):
     """The error is raised while the COPY is open (PostgreSQL): it ends the
     COPY, the file is rejected, nothing is written."""
-    monkeypatch.setattr(partner_center, "CHUNK_LINES", 5)
+    monkeypatch.setattr(partner_center.scanner, "CHUNK_LINES", 5)
     path = _generated(tmp_path, rows=60)
     path.write_bytes(path.read_bytes() + b"x,M\xfcller\n")
     report = import_file(kind="revenue", source=path, file_format="partner-center")
