@@ -7,8 +7,11 @@ the boundaries around each rule. No database: the rules take plain values.
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -167,6 +170,28 @@ def test_plain_constants_match_the_model_choices():
     assert {rules.DIRECT_BILL, rules.INDIRECT_RESELLER} == set(BillingModel.values)
     assert set(rules.PLAN_SHORT_NAMES) == set(PlanType.values)
     assert set(rules.DEFAULT_QUALIFYING_PLAN_TYPES) <= set(PlanType.values)
+
+
+def test_the_rules_import_no_django():
+    """Every module of the rules package imports without loading Django (a
+    fresh interpreter: this one has Django loaded already)."""
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import compliance.rules as rules\n"
+        "for module in pkgutil.iter_modules(rules.__path__):\n"
+        "    importlib.import_module(f'compliance.rules.{module.name}')\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'django'))\n"
+    )
+    result = subprocess.run(  # noqa: S603 - our own interpreter, a fixed script
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_policy_spec_turns_json_lists_into_tuples():
