@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from compliance.models import DeadlineOutcome, Evaluation, FollowUpCase, Policy
-from demo import generator as demo
+from demo import plans as demo
 from demo.management.commands.seed_demo import Command
 from partners.models import (
     BillingModel,

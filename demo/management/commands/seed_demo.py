@@ -16,7 +16,7 @@ from django.core.management.base import (
 from django.db import transaction
 from django.utils import timezone
 
-from demo.generator import (
+from demo.plans import (
     DEFAULT_PASSWORD,
     DemoDataExists,
     DemoSeedError,
