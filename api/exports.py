@@ -19,8 +19,6 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 
-from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.utils import timezone
@@ -33,6 +31,7 @@ from compliance.models import Purpose
 from partners import selectors as partner_selectors
 from portal.exports import PARTNER_EXPORT_HEADER, csv_stream, partner_export_rows
 from portal.filters import PartnerFilter
+from portal.views.access import StaffRequiredMixin
 
 from . import selectors
 from .filters import EvaluationFilter, RevenueFilter
@@ -69,15 +68,13 @@ def xlsx_file(title: str, header: Row, rows: Iterable[Row]):
     return handle
 
 
-class ExportView(LoginRequiredMixin, View):
-    """One export in two formats; subclasses give the header and the rows."""
+class ExportView(StaffRequiredMixin, View):
+    """One export in two formats; subclasses give the header and the rows.
+    Staff only unless ``staff_only = False``."""
 
     name = ""
-    staff_only = True
 
     def get(self, request, fmt: str):
-        if self.staff_only and not partner_selectors.user_is_staff(request.user):
-            raise PermissionDenied
         try:
             rows = self.rows()
         except InvalidFilter as error:

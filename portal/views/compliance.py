@@ -1,31 +1,34 @@
 """Staff forms on follow-up cases and deadline outcomes. Thin: the object is
-reached through a selector that filters by the user's partners, the change
+reached through a selector that filters by the user's partners (after the
+staff check, so a partner user gets 403 whoever's the object), the change
 goes through ``compliance.services``."""
 
 from __future__ import annotations
 
-from django.contrib import messages
+from functools import cached_property
+
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from compliance import selectors, services
-from compliance.models import CaseState
-from portal.forms import FollowUpCaseMoveForm, OutcomeOverrideForm, apply_service_error
-from portal.views.partners import PortalFormView, StaffRequiredMixin, reevaluate
+from compliance.models import CaseState, DeadlineOutcome, FollowUpCase
+from partners.models import Partner
+from portal.forms import FollowUpCaseMoveForm, OutcomeOverrideForm
+from portal.views.access import StaffRequiredMixin
+from portal.views.editing import PortalFormView, ServiceFormMixin
 
 
-class FollowUpCaseMoveView(StaffRequiredMixin, PortalFormView):
+class FollowUpCaseMoveView(StaffRequiredMixin, ServiceFormMixin, PortalFormView):
     form_class = FollowUpCaseMoveForm
     title = gettext_lazy("Move a follow-up case")
     template_name = "compliance/case_move.html"
+    success_message = gettext_lazy("The case is updated.")
 
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and request.user.is_staff:
-            self.case = selectors.followup_case_get_for_user(user=request.user, pk=kwargs["pk"])
-        return super().dispatch(request, *args, **kwargs)
+    @cached_property
+    def case(self) -> FollowUpCase:
+        return selectors.followup_case_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
 
     def get_initial(self):
         next_state = CaseState.IN_PROGRESS if self.case.state == CaseState.OPEN else CaseState.DONE
@@ -39,32 +42,31 @@ class FollowUpCaseMoveView(StaffRequiredMixin, PortalFormView):
     def get_cancel_url(self) -> str:
         return reverse("partners:detail", args=[self.case.partner.partner_id])
 
-    def form_valid(self, form):
-        try:
-            services.followup_case_move(
-                case=self.case,
-                state=form.cleaned_data["state"],
-                notes=form.cleaned_data["notes"],
-                user=self.request.user,
-            )
-        except ValidationError as error:
-            apply_service_error(form, error)
-            return self.form_invalid(form)
-        reevaluate(self.request, self.case.partner)
-        messages.success(self.request, _("The case is updated."))
-        return HttpResponseRedirect(self.get_cancel_url())
+    def get_success_url(self) -> str:
+        return self.get_cancel_url()
+
+    def call_service(self, form):
+        return services.followup_case_move(
+            case=self.case,
+            state=form.cleaned_data["state"],
+            notes=form.cleaned_data["notes"],
+            user=self.request.user,
+        )
+
+    def reevaluated_partner(self) -> Partner:
+        return self.case.partner
 
 
-class OutcomeOverrideView(StaffRequiredMixin, PortalFormView):
+class OutcomeOverrideView(StaffRequiredMixin, ServiceFormMixin, PortalFormView):
     form_class = OutcomeOverrideForm
     title = gettext_lazy("Override a missed deadline")
     submit_label = gettext_lazy("Record override")
     template_name = "compliance/outcome_override.html"
+    success_message = gettext_lazy("The override is recorded.")
 
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and request.user.is_staff:
-            self.outcome = selectors.outcome_get_for_user(user=request.user, pk=kwargs["pk"])
-        return super().dispatch(request, *args, **kwargs)
+    @cached_property
+    def outcome(self) -> DeadlineOutcome:
+        return selectors.outcome_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -74,17 +76,15 @@ class OutcomeOverrideView(StaffRequiredMixin, PortalFormView):
     def get_cancel_url(self) -> str:
         return reverse("partners:detail", args=[self.outcome.partner.partner_id])
 
-    def form_valid(self, form):
+    def get_success_url(self) -> str:
+        return self.get_cancel_url()
+
+    def call_service(self, form):
         if self.outcome.overridden_at is not None:
-            form.add_error(None, _("This deadline has been overridden already."))
-            return self.form_invalid(form)
-        try:
-            services.outcome_override(
-                outcome=self.outcome, user=self.request.user, reason=form.cleaned_data["reason"]
-            )
-        except ValidationError as error:
-            apply_service_error(form, error)
-            return self.form_invalid(form)
-        reevaluate(self.request, self.outcome.partner)
-        messages.success(self.request, _("The override is recorded."))
-        return HttpResponseRedirect(self.get_cancel_url())
+            raise ValidationError(_("This deadline has been overridden already."))
+        return services.outcome_override(
+            outcome=self.outcome, user=self.request.user, reason=form.cleaned_data["reason"]
+        )
+
+    def reevaluated_partner(self) -> Partner:
+        return self.outcome.partner

@@ -26,7 +26,9 @@ from django.views.generic import TemplateView
 from ingestion import imports, tasks
 from partners.display import import_kind_label
 
-from .partners import PAGE_SIZE, PortalFormView, StaffRequiredMixin
+from .access import StaffRequiredMixin
+from .editing import PortalFormView, ServiceFormMixin
+from .partners import PAGE_SIZE
 
 ERRORS_PAGE_SIZE = 50
 IN_PROGRESS = ("pending", "running")
@@ -98,7 +100,7 @@ def start(run, *, dry_run: bool) -> None:
         imports.import_run_execute(run_id=run.pk, dry_run=dry_run)
 
 
-class ImportRunCreateView(StaffRequiredMixin, PortalFormView):
+class ImportRunCreateView(StaffRequiredMixin, ServiceFormMixin, PortalFormView):
     template_name = "partners/imports/new.html"
     form_class = ImportUploadForm
     title = gettext_lazy("Import a CSV file")
@@ -112,7 +114,7 @@ class ImportRunCreateView(StaffRequiredMixin, PortalFormView):
         context["max_mb"] = getattr(settings, "IMPORT_MAX_UPLOAD_MB", 200)
         return context
 
-    def form_valid(self, form):
+    def call_service(self, form):
         data = form.cleaned_data
         upload = data["file"]
         run = imports.import_run_create(
@@ -124,7 +126,10 @@ class ImportRunCreateView(StaffRequiredMixin, PortalFormView):
             skip_unknown=data["skip_unknown"],
         )
         start(run, dry_run=True)
-        return redirect("imports:detail", run.pk)
+        return run
+
+    def get_success_url(self) -> str:
+        return reverse("imports:detail", args=[self.object.pk])
 
 
 class ImportRunDetailView(StaffRequiredMixin, TemplateView):

@@ -3,7 +3,6 @@ email of a recorded notification as it was (or will be) sent."""
 
 from __future__ import annotations
 
-from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views import View
@@ -12,11 +11,7 @@ from django.views.generic import TemplateView
 from notifications import content
 from notifications.models import Kind, Notification
 from partners.models import Language
-
-
-class StaffRequiredMixin(LoginRequiredMixin, UserPassesTestMixin):
-    def test_func(self) -> bool:
-        return self.request.user.is_staff
+from portal.views.access import StaffRequiredMixin
 
 
 def _email_response(request, rendered: content.Rendered) -> HttpResponse:

@@ -13,22 +13,17 @@ import logging
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponseRedirect, StreamingHttpResponse
-from django.shortcuts import redirect
+from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.views.generic import FormView, TemplateView
+from django.views.generic import TemplateView
 
 from compliance import rules
 from compliance import selectors as compliance_selectors
-from compliance.services import partners_reevaluate
 from partners import selectors, services
 from partners.models import Partner
 from portal.exports import PARTNER_EXPORT_HEADER, csv_stream, partner_export_rows
@@ -38,63 +33,13 @@ from portal.forms import (
     ResellerEnrolForm,
     RevenueRecordForm,
     SupportContractForm,
-    apply_service_error,
 )
+from portal.views.access import PartnerScopedMixin, StaffRequiredMixin
+from portal.views.editing import PortalFormView, ServiceFormMixin
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
-
-
-# --- access ------------------------------------------------------------------------
-
-
-class StaffRequiredMixin(LoginRequiredMixin):
-    """Staff pages: anonymous users go to the login page, partner users get 403."""
-
-    def dispatch(self, request: HttpRequest, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        if not selectors.user_is_staff(request.user):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
-
-
-class PartnerScopedMixin(LoginRequiredMixin):
-    """Pages under ``/partners/<partner_id>/``. The partner comes from the URL
-    through the one door: unknown or foreign is 404 (also on staff-only pages,
-    which are 403 for a partner user's own partner)."""
-
-    staff_only = False
-    partner: Partner
-
-    def dispatch(self, request: HttpRequest, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        self.partner = self.get_partner(request, kwargs["partner_id"])
-        if self.staff_only and not selectors.user_is_staff(request.user):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
-
-    def get_partner(self, request: HttpRequest, partner_id: str) -> Partner:
-        return selectors.partner_get_for_user(user=request.user, partner_id=partner_id)
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["partner"] = self.partner
-        context["is_staff"] = selectors.user_is_staff(self.request.user)
-        return context
-
-
-def reevaluate(request: HttpRequest, partner: Partner) -> None:
-    """Re-evaluate ``partner`` for today after a change of its data (the one
-    re-evaluation service). A failure never loses the change that was just
-    saved; the user is told."""
-    if not partners_reevaluate(partner_pks={partner.pk}).ok:
-        messages.warning(
-            request,
-            _("Saved, but the partner could not be re-evaluated now; the nightly run will."),
-        )
 
 
 def months_chart(months: list[compliance_selectors.MonthRevenue], label: str) -> dict:
@@ -344,24 +289,7 @@ class PartnerContactsView(PartnerScopedMixin, TemplateView):
 # --- forms -------------------------------------------------------------------------
 
 
-class PortalFormView(FormView):
-    """A form page: title, a cancel link and the crispy form."""
-
-    template_name = "partners/form.html"
-    title = ""
-    submit_label = gettext_lazy("Save")
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.update(title=self.title, submit_label=self.submit_label)
-        context.setdefault("cancel_url", self.get_cancel_url())
-        return context
-
-    def get_cancel_url(self) -> str:
-        return reverse("dashboard")
-
-
-class PartnerFormView(PartnerScopedMixin, PortalFormView):
+class PartnerFormView(PartnerScopedMixin, ServiceFormMixin, PortalFormView):
     def get_cancel_url(self) -> str:
         return reverse("partners:detail", args=[self.partner.partner_id])
 
@@ -369,10 +297,11 @@ class PartnerFormView(PartnerScopedMixin, PortalFormView):
         return self.get_cancel_url()
 
 
-class ResellerEnrolView(StaffRequiredMixin, PortalFormView):
+class ResellerEnrolView(StaffRequiredMixin, ServiceFormMixin, PortalFormView):
     form_class = ResellerEnrolForm
     title = gettext_lazy("Enrol an indirect reseller")
     submit_label = gettext_lazy("Enrol reseller")
+    service_error_fields = ResellerEnrolForm.field_map
 
     def get_initial(self):
         return {"account_manager": self.request.user.pk, "onboarded_on": timezone.localdate()}
@@ -380,33 +309,37 @@ class ResellerEnrolView(StaffRequiredMixin, PortalFormView):
     def get_cancel_url(self) -> str:
         return reverse("partners:list")
 
-    def form_valid(self, form):
+    def call_service(self, form) -> Partner:
         data = form.cleaned_data
-        try:
-            partner = services.reseller_enrol(
-                partner_id=data["partner_id"],
-                name=data["name"],
-                country=data["country"],
-                onboarded_on=data["onboarded_on"],
-                location_id=data["location_id"],
-                contact_name=data["contact_name"],
-                contact_email=data["contact_email"],
-                contact_language=data["contact_language"],
-                account_manager=data["account_manager"],
-                user=self.request.user,
-            )
-        except ValidationError as error:
-            apply_service_error(form, error, form.field_map)
-            return self.form_invalid(form)
-        reevaluate(self.request, partner)
-        messages.success(self.request, _("%(name)s is enrolled.") % {"name": partner.name})
-        return redirect("partners:detail", partner.partner_id)
+        return services.reseller_enrol(
+            partner_id=data["partner_id"],
+            name=data["name"],
+            country=data["country"],
+            onboarded_on=data["onboarded_on"],
+            location_id=data["location_id"],
+            contact_name=data["contact_name"],
+            contact_email=data["contact_email"],
+            contact_language=data["contact_language"],
+            account_manager=data["account_manager"],
+            user=self.request.user,
+        )
+
+    def reevaluated_partner(self) -> Partner:
+        return self.object
+
+    def get_success_message(self) -> str:
+        return _("%(name)s is enrolled.") % {"name": self.object.name}
+
+    def get_success_url(self) -> str:
+        return reverse("partners:detail", args=[self.object.partner_id])
 
 
 class RevenueRecordCreateView(PartnerFormView):
     staff_only = True
     form_class = RevenueRecordForm
     title = gettext_lazy("Record revenue")
+    service_error_fields = {"currency_id": "currency"}
+    success_message = gettext_lazy("The revenue is recorded.")
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "partner": self.partner}
@@ -414,52 +347,46 @@ class RevenueRecordCreateView(PartnerFormView):
     def get_initial(self):
         return {"revenue_date": timezone.localdate()}
 
-    def form_valid(self, form):
+    def call_service(self, form):
         data = form.cleaned_data
-        try:
-            services.revenue_record_create(
-                location=data["location"],
-                revenue_date=data["revenue_date"],
-                amount=data["amount"],
-                currency=data["currency"].code,
-                reference=data["reference"],
-                customer=data["customer"],
-                user=self.request.user,
-            )
-        except ValidationError as error:
-            apply_service_error(form, error, {"currency_id": "currency"})
-            return self.form_invalid(form)
-        reevaluate(self.request, self.partner)
-        messages.success(self.request, _("The revenue is recorded."))
-        return HttpResponseRedirect(self.get_success_url())
+        return services.revenue_record_create(
+            location=data["location"],
+            revenue_date=data["revenue_date"],
+            amount=data["amount"],
+            currency=data["currency"].code,
+            reference=data["reference"],
+            customer=data["customer"],
+            user=self.request.user,
+        )
+
+    def reevaluated_partner(self) -> Partner:
+        return self.partner
 
 
 class SupportContractCreateView(PartnerFormView):
     staff_only = True
     form_class = SupportContractForm
     title = gettext_lazy("Add a support contract")
+    service_error_fields = {"currency_id": "currency"}
+    success_message = gettext_lazy("The support contract is added.")
 
-    def form_valid(self, form):
+    def call_service(self, form):
         data = form.cleaned_data
-        try:
-            services.support_contract_create(
-                partner=self.partner,
-                plan_type=data["plan_type"],
-                contract_number=data["contract_number"],
-                start_date=data["start_date"],
-                end_date=data["end_date"],
-                is_paid=data["is_paid"],
-                paid_on=data["paid_on"],
-                amount=data["amount"],
-                currency=data["currency"].code if data["currency"] else None,
-                user=self.request.user,
-            )
-        except ValidationError as error:
-            apply_service_error(form, error, {"currency_id": "currency"})
-            return self.form_invalid(form)
-        reevaluate(self.request, self.partner)
-        messages.success(self.request, _("The support contract is added."))
-        return HttpResponseRedirect(self.get_success_url())
+        return services.support_contract_create(
+            partner=self.partner,
+            plan_type=data["plan_type"],
+            contract_number=data["contract_number"],
+            start_date=data["start_date"],
+            end_date=data["end_date"],
+            is_paid=data["is_paid"],
+            paid_on=data["paid_on"],
+            amount=data["amount"],
+            currency=data["currency"].code if data["currency"] else None,
+            user=self.request.user,
+        )
+
+    def reevaluated_partner(self) -> Partner:
+        return self.partner
 
 
 class ContactFormMixin:
@@ -477,27 +404,23 @@ class ContactFormMixin:
 
 class ContactCreateView(ContactFormMixin, PartnerFormView):
     title = gettext_lazy("Add a contact")
+    success_message = gettext_lazy("The contact is added.")
 
-    def form_valid(self, form):
+    def call_service(self, form):
         data = form.cleaned_data
-        try:
-            services.contact_create(
-                partner=self.partner,
-                name=data["name"],
-                email=data["email"],
-                language=data["language"],
-                receives_notices=data["receives_notices"],
-                user=self.request.user,
-            )
-        except ValidationError as error:
-            apply_service_error(form, error)
-            return self.form_invalid(form)
-        messages.success(self.request, _("The contact is added."))
-        return HttpResponseRedirect(self.get_success_url())
+        return services.contact_create(
+            partner=self.partner,
+            name=data["name"],
+            email=data["email"],
+            language=data["language"],
+            receives_notices=data["receives_notices"],
+            user=self.request.user,
+        )
 
 
 class ContactUpdateView(ContactFormMixin, PartnerFormView):
     title = gettext_lazy("Edit contact")
+    success_message = gettext_lazy("The contact is saved.")
 
     def get_form_kwargs(self):
         # the partner is resolved first (404 if foreign); the contact must
@@ -507,23 +430,25 @@ class ContactUpdateView(ContactFormMixin, PartnerFormView):
         )
         return {**super().get_form_kwargs(), "instance": self.contact}
 
-    def form_valid(self, form):
+    def call_service(self, form):
         data = form.cleaned_data
-        try:
-            contact = services.contact_update(
-                contact=self.contact,
-                name=data["name"],
-                email=data["email"],
-                language=data["language"],
-                receives_notices=data["receives_notices"],
-                user=self.request.user,
-            )
-        except ValidationError as error:
-            apply_service_error(form, error)
-            return self.form_invalid(form)
-        messages.success(self.request, _("The contact is saved."))
-        response = HttpResponseRedirect(self.get_success_url())
-        if contact.user_id is not None and contact.user_id == self.request.user.pk:
+        return services.contact_update(
+            contact=self.contact,
+            name=data["name"],
+            email=data["email"],
+            language=data["language"],
+            receives_notices=data["receives_notices"],
+            user=self.request.user,
+        )
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        contact = self.object
+        if (
+            contact is not None
+            and contact.user_id is not None
+            and contact.user_id == self.request.user.pk
+        ):
             # the partner user's own language preference also sets the
             # language of the portal
             response.set_cookie(

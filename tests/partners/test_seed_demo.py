@@ -14,8 +14,10 @@ from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+import demo.names
+import demo.seed
+import demo.users
 from compliance.models import DeadlineOutcome, Evaluation, FollowUpCase, Policy
-from demo import generator as demo
 from demo.management.commands.seed_demo import Command
 from partners.models import (
     BillingModel,
@@ -155,7 +157,7 @@ def test_another_seed_gives_other_data(seeded):
 
 def test_chunk_size_changes_nothing(seeded, monkeypatch):
     first = dump()
-    monkeypatch.setattr(demo, "CHUNK_PARTNERS", 7)
+    monkeypatch.setattr(demo.seed, "CHUNK_PARTNERS", 7)
     seed(*SMALL, "--seed", "7", "--reset")
     assert dump() == first
 
@@ -185,7 +187,7 @@ def test_partners_and_locations_look_real(seeded):
     assert all(re.fullmatch(r"[1-9][0-9]{10}", i) for i in ids)
     names = list(Partner.objects.values_list("name", flat=True))
     assert len(set(names)) == len(names)
-    legal_forms = {form for _, _, forms, _ in demo.NAME_PARTS.values() for form, _ in forms}
+    legal_forms = {form for _, _, forms, _ in demo.names.NAME_PARTS.values() for form, _ in forms}
     assert all(any(n.endswith(f" {form}") for form in legal_forms) for n in names)
     countries = set(Partner.objects.values_list("country", flat=True))
     assert {"DE", "AT", "CH", "GB"} <= countries
@@ -337,7 +339,7 @@ def test_the_engine_sees_every_scenario_and_reset_clears_its_records():
 
 def test_demo_logins_have_their_roles(seeded, client):
     users = {u.username: u for u in get_user_model().objects.all()}
-    admin, manager, partner1, partner2 = (users[n] for n in demo.DEMO_LOGINS)
+    admin, manager, partner1, partner2 = (users[n] for n in demo.users.DEMO_LOGINS)
     assert admin.is_superuser and admin.is_staff
     assert manager.is_staff and not manager.is_superuser
     assert manager.groups.filter(name="Account managers").exists()
@@ -363,7 +365,7 @@ def test_demo_logins_have_their_roles(seeded, client):
     # partner2's partner: every location comfortably above it.
     assert all(ttm[loc.pk] >= 1000 for loc in contact2.partner.locations.all())
 
-    for username in demo.DEMO_LOGINS:
+    for username in demo.users.DEMO_LOGINS:
         assert client.login(username=username, password="portal-demo"), username
     assert not client.login(username="anna.becker", password="portal-demo")
 
@@ -378,7 +380,7 @@ def test_password_option(client):
 def test_summary_lists_counts_and_logins(seeded):
     assert "partners" in seeded and "30" in seeded
     assert f"{RevenueRecord.objects.count():,}" in seeded
-    for username in demo.DEMO_LOGINS:
+    for username in demo.users.DEMO_LOGINS:
         assert username in seeded
     assert "portal-demo" in seeded
     partner1 = get_user_model().objects.get(username="partner1")
@@ -434,8 +436,8 @@ def test_production_settings_refuse(settings):
     settings.PORTAL_ALLOW_DEMO_USERS = False
     with pytest.raises(CommandError, match="Production settings refuse to create demo logins"):
         seed(*SMALL)
-    with pytest.raises(demo.DemoSeedError):
-        demo.demo_seed(partners=5, months=2, seed=1, as_of=AS_OF, password="x")
+    with pytest.raises(demo.seed.DemoSeedError):
+        demo.seed.demo_seed(partners=5, months=2, seed=1, as_of=AS_OF, password="x")
     assert not Partner.objects.exists()
     assert not get_user_model().objects.exists()
 

@@ -16,14 +16,9 @@ from django.core.management.base import (
 from django.db import transaction
 from django.utils import timezone
 
-from demo.generator import (
-    DEFAULT_PASSWORD,
-    DemoDataExists,
-    DemoSeedError,
-    DemoSummary,
-    demo_reset,
-    demo_seed,
-)
+from demo.reset import demo_reset
+from demo.seed import DemoDataExists, DemoSeedError, DemoSummary, demo_seed
+from demo.users import DEFAULT_PASSWORD
 
 
 def _iso_date(value: str) -> datetime.date:
