@@ -27,7 +27,6 @@ from core.bulk import copy_insert, history_created, upsert
 from partners.models import BillingModel, Location, Partner, PartnerStatus
 from partners.services import location_deauthorise, partner_move_to_indirect
 
-from . import outlook as outlook_rules
 from . import rules, selectors
 from .models import (
     CaseKind,
@@ -44,6 +43,7 @@ from .models import (
     Purpose,
     SubjectType,
 )
+from .rules import outlook as outlook_rules
 from .selectors import EVALUATIONS_VERSION
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compliance.outlook import (
+from compliance.rules import Window, ttm_window
+from compliance.rules.outlook import (
     MET,
     ON_TRACK,
     SHORT,
@@ -19,7 +20,6 @@ from compliance.outlook import (
     pace_window,
     ttm_on,
 )
-from compliance.rules import Window, ttm_window
 
 D = Decimal
 

@@ -29,7 +29,7 @@ from decimal import Decimal, localcontext
 
 from core.formatting import format_date, format_usd, is_german
 
-from .rules import ONE_DAY, Window, month_start, ttm_window
+from .dates import ONE_DAY, Window, month_start, ttm_window
 
 MET = "met"
 ON_TRACK = "on_track"
