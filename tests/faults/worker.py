@@ -61,10 +61,10 @@ def _install_hang(hang_at: str, marker: Path) -> None:
 
 
 def _install_stale_after(seconds: float) -> None:
-    from compliance import tasks
+    from jobs import tasks
 
     if not callable(getattr(tasks, "_stale_after", None)):  # fail loudly, not silently
-        raise RuntimeError("compliance.tasks._stale_after is gone: update tests/faults/worker.py")
+        raise RuntimeError("jobs.tasks._stale_after is gone: update tests/faults/worker.py")
     tasks._stale_after = lambda: datetime.timedelta(seconds=seconds)
 
 
