@@ -1737,9 +1737,7 @@ def import_runs_for_user(user: AbstractBaseUser):
 
 
 def import_run_get_for_user(*, user: AbstractBaseUser, pk: int):
-    from django.http import Http404
+    """An import run ``user`` may see, else Http404."""
+    from partners.selectors import get_for_user
 
-    run = import_runs_for_user(user).filter(pk=pk).first()
-    if run is None:
-        raise Http404("No such import.")
-    return run
+    return get_for_user(import_runs_for_user(user), pk=pk)
