@@ -743,12 +743,6 @@ def evaluation_history(*, partner: Partner, limit: int = 30) -> list[Evaluation]
     )
 
 
-def cases_for_partner(*, partner: Partner) -> QuerySet[FollowUpCase]:
-    return FollowUpCase.objects.filter(partner=partner).select_related(
-        "outcome__policy", "location", "owner"
-    )
-
-
 def outcomes_for_partner(*, partner: Partner, limit: int = 20) -> list[DeadlineOutcome]:
     return list(
         DeadlineOutcome.objects.filter(partner=partner)
