@@ -13,13 +13,9 @@ from django.db.models import Prefetch, QuerySet
 
 from compliance.models import Evaluation, FollowUpCase
 from partners.models import Contact, Location, Partner, RevenueRecord, SupportContract
-from partners.selectors import partners_for_user
+from partners.selectors import for_visible_partners, partners_for_user
 
 User = AbstractBaseUser | AnonymousUser
-
-
-def _visible_partner_pks(user: User) -> QuerySet[Partner]:
-    return partners_for_user(user).values("pk")
 
 
 def api_partners_for_user(user: User) -> QuerySet[Partner]:
@@ -34,7 +30,7 @@ def api_partners_for_user(user: User) -> QuerySet[Partner]:
 
 def locations_for_user(user: User) -> QuerySet[Location]:
     return (
-        Location.objects.filter(partner__in=_visible_partner_pks(user))
+        for_visible_partners(Location.objects, user=user)
         .select_related("partner")
         .order_by("location_id")
     )
@@ -42,7 +38,7 @@ def locations_for_user(user: User) -> QuerySet[Location]:
 
 def contacts_for_user(user: User) -> QuerySet[Contact]:
     return (
-        Contact.objects.filter(partner__in=_visible_partner_pks(user))
+        for_visible_partners(Contact.objects, user=user)
         .select_related("partner")
         .order_by("partner__partner_id", "name", "pk")
     )
@@ -50,7 +46,7 @@ def contacts_for_user(user: User) -> QuerySet[Contact]:
 
 def support_contracts_for_user(user: User) -> QuerySet[SupportContract]:
     return (
-        SupportContract.objects.filter(partner__in=_visible_partner_pks(user))
+        for_visible_partners(SupportContract.objects, user=user)
         .select_related("partner")
         .order_by("-end_date", "contract_number", "pk")
     )
@@ -58,7 +54,7 @@ def support_contracts_for_user(user: User) -> QuerySet[SupportContract]:
 
 def revenue_for_user(user: User) -> QuerySet[RevenueRecord]:
     return (
-        RevenueRecord.objects.filter(location__partner__in=_visible_partner_pks(user))
+        for_visible_partners(RevenueRecord.objects, user=user, via="location__partner")
         .select_related("location__partner")
         .order_by("-revenue_date", "location__location_id", "pk")
     )
@@ -66,7 +62,7 @@ def revenue_for_user(user: User) -> QuerySet[RevenueRecord]:
 
 def evaluations_for_user(user: User) -> QuerySet[Evaluation]:
     return (
-        Evaluation.objects.filter(partner__in=_visible_partner_pks(user))
+        for_visible_partners(Evaluation.objects, user=user)
         .select_related("partner", "location", "policy")
         .order_by("-as_of", "subject_type", "subject_id", "policy__code", "purpose", "pk")
     )
@@ -74,7 +70,7 @@ def evaluations_for_user(user: User) -> QuerySet[Evaluation]:
 
 def followup_cases_for_user(user: User) -> QuerySet[FollowUpCase]:
     return (
-        FollowUpCase.objects.filter(partner__in=_visible_partner_pks(user))
+        for_visible_partners(FollowUpCase.objects, user=user)
         .select_related("partner", "location", "outcome__policy", "owner")
         .order_by("state", "-opened_at", "pk")
     )

@@ -14,7 +14,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.admin import AuditedAdmin, ReadOnlyAdmin, admin_change_link, format_money
+from core.admin import (
+    AuditedAdmin,
+    ReadOnlyAdmin,
+    SystemRecordMixin,
+    admin_change_link,
+    format_money,
+)
 
 from . import services
 from .models import (
@@ -212,19 +218,15 @@ class EvaluationAdmin(ReadOnlyAdmin):
         return format_money(obj.ttm_revenue_usd)
 
 
-class FollowUpCaseInline(admin.StackedInline):
+class FollowUpCaseInline(SystemRecordMixin, admin.StackedInline):
     model = FollowUpCase
     fields = ("kind", "state", "owner", "notes", "opened_at", "closed_at")
     readonly_fields = fields
     extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DeadlineOutcome)
-class DeadlineOutcomeAdmin(AuditedAdmin):
+class DeadlineOutcomeAdmin(SystemRecordMixin, AuditedAdmin):
     """Outcomes are decided by the engine; staff may only record an
     override with a reason (audited)."""
 
@@ -270,12 +272,6 @@ class DeadlineOutcomeAdmin(AuditedAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f for f in self.fields if f != "override_reason"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def save_model(self, request, obj, form, change):
         try:
             services.outcome_override(
@@ -299,7 +295,7 @@ class DeadlineOutcomeAdmin(AuditedAdmin):
 
 
 @admin.register(FollowUpCase)
-class FollowUpCaseAdmin(AuditedAdmin):
+class FollowUpCaseAdmin(SystemRecordMixin, AuditedAdmin):
     list_display = ("partner_link", "location", "kind", "state", "owner", "deadline", "opened_at")
     list_filter = ("state", "kind", "owner")
     list_select_related = ("partner", "location", "owner", "outcome")
@@ -318,12 +314,6 @@ class FollowUpCaseAdmin(AuditedAdmin):
         "closed_at",
     )
     actions = ("mark_in_progress", "mark_done")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("partner"), ordering="partner__name")
     def partner_link(self, obj):

@@ -32,7 +32,6 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Cast, Round, TruncMonth
-from django.http import Http404
 
 from partners.models import (
     ExchangeRate,
@@ -42,7 +41,7 @@ from partners.models import (
     RevenueRecord,
     SupportContract,
 )
-from partners.selectors import partners_for_user
+from partners.selectors import for_visible_partners, get_for_user
 
 from . import rules
 from .models import (
@@ -757,12 +756,6 @@ def evaluation_history(*, partner: Partner, limit: int = 30) -> list[Evaluation]
     )
 
 
-def cases_for_partner(*, partner: Partner) -> QuerySet[FollowUpCase]:
-    return FollowUpCase.objects.filter(partner=partner).select_related(
-        "outcome__policy", "location", "owner"
-    )
-
-
 def outcomes_for_partner(*, partner: Partner, limit: int = 20) -> list[DeadlineOutcome]:
     return list(
         DeadlineOutcome.objects.filter(partner=partner)
@@ -773,23 +766,13 @@ def outcomes_for_partner(*, partner: Partner, limit: int = 20) -> list[DeadlineO
 
 def followup_case_get_for_user(*, user, pk: int) -> FollowUpCase:
     """A follow-up case of a partner ``user`` may see, else Http404."""
-    case = (
-        FollowUpCase.objects.filter(pk=pk, partner__in=partners_for_user(user).values("pk"))
-        .select_related("partner", "location", "outcome__policy", "owner")
-        .first()
-    )
-    if case is None:
-        raise Http404("No such case.")
-    return case
+    cases = FollowUpCase.objects.select_related("partner", "location", "outcome__policy", "owner")
+    return get_for_user(for_visible_partners(cases, user=user), pk=pk)
 
 
 def outcome_get_for_user(*, user, pk: int) -> DeadlineOutcome:
     """A deadline outcome of a partner ``user`` may see, else Http404."""
-    outcome = (
-        DeadlineOutcome.objects.filter(pk=pk, partner__in=partners_for_user(user).values("pk"))
-        .select_related("partner", "location", "policy", "overridden_by")
-        .first()
+    outcomes = DeadlineOutcome.objects.select_related(
+        "partner", "location", "policy", "overridden_by"
     )
-    if outcome is None:
-        raise Http404("No such deadline outcome.")
-    return outcome
+    return get_for_user(for_visible_partners(outcomes, user=user), pk=pk)

@@ -91,18 +91,27 @@ def admin_change_link(obj) -> str | None:
     return format_html('<a href="{}">{}</a>', url, obj)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class SystemRecordMixin:
+    """Rows the system makes (evaluations, outcomes and cases, job, import
+    and notification runs): never added or deleted by hand, in an admin or
+    an inline. ``deletable = True`` lets staff with the delete permission
+    remove old ones."""
+
+    deletable = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return self.deletable and super().has_delete_permission(request, obj)
+
+
+class ReadOnlyAdmin(SystemRecordMixin, admin.ModelAdmin):
     """Records the system makes (evaluations, job runs, import runs):
     visible and filterable, never added, edited or deleted by hand."""
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields or [field.name for field in self.model._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
     def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False

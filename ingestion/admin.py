@@ -20,6 +20,4 @@ class ImportRunAdmin(ReadOnlyAdmin):
     list_select_related = ("created_by",)
     search_fields = ("file_name", "sha256")
     date_hierarchy = "created_at"
-
-    def has_delete_permission(self, request, obj=None):
-        return admin.ModelAdmin.has_delete_permission(self, request, obj)
+    deletable = True

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from compliance.models import DeadlineOutcome, Evaluation, OutcomeResult, Policy, Purpose, Status
-from partners.models import Contact, Partner
+from partners.models import Contact
+from partners.selectors import for_visible_partners, get_for_user
 
 from .models import OPEN_STATUSES, Notification
 
@@ -131,11 +132,6 @@ def overdue_notification_ids(*, before: datetime.datetime, limit: int) -> list[i
     )
 
 
-def notification_list_for_partner(*, partner: Partner, limit: int = 100) -> QuerySet[Notification]:
-    """The notifications of one partner, newest first (partner page).
-    Callers resolve ``partner`` through the access-checked partner selector."""
-    return (
-        Notification.objects.filter(partner=partner)
-        .select_related("policy", "location")
-        .order_by("-created_at", "-pk")[:limit]
-    )
+def notification_get_for_user(*, user, pk: int) -> Notification:
+    """A notification of a partner ``user`` may see (its email page), else Http404."""
+    return get_for_user(for_visible_partners(Notification.objects, user=user), pk=pk)

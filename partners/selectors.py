@@ -13,10 +13,11 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.db.models.expressions import BaseExpression
 from django.http import Http404
 from django.utils import timezone
@@ -27,6 +28,8 @@ from core.formatting import format_date
 
 from .display import change_reason_display
 from .models import Contact, Location, Partner, RevenueRecord, SupportContract
+
+M = TypeVar("M", bound=Model)
 
 
 def user_is_staff(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -56,6 +59,26 @@ def partners_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Partne
     return Partner.objects.filter(pk=pk)
 
 
+def for_visible_partners(
+    queryset: QuerySet[M], *, user: AbstractBaseUser | AnonymousUser, via: str = "partner"
+) -> QuerySet[M]:
+    """The rows of ``queryset`` whose partner (the relation ``via``) ``user``
+    may see."""
+    return queryset.filter(**{f"{via}__in": partners_for_user(user).values("pk")})
+
+
+def get_for_user(queryset: QuerySet[M], **lookup) -> M:
+    """The row of ``queryset`` that matches ``lookup``, else Http404. The one
+    way to a single object for a user: ``queryset`` is already limited to
+    what the user may see (``partners_for_user``, ``for_visible_partners``,
+    the rows of a partner reached through this door), so a missing and a
+    foreign object look the same."""
+    obj = queryset.filter(**lookup).first()
+    if obj is None:
+        raise Http404(f"No such {queryset.model._meta.verbose_name}.")
+    return obj
+
+
 def partner_get_for_user(
     *,
     user: AbstractBaseUser | AnonymousUser,
@@ -64,16 +87,8 @@ def partner_get_for_user(
 ) -> Partner:
     """The partner with Microsoft id ``partner_id`` if ``user`` may see it,
     else Http404; with the ``annotate`` expressions of the caller's page."""
-    partner = (
-        partners_for_user(user)
-        .select_related("account_manager")
-        .annotate(**(annotate or {}))
-        .filter(partner_id=partner_id)
-        .first()
-    )
-    if partner is None:
-        raise Http404("No such partner.")
-    return partner
+    partners = partners_for_user(user).select_related("account_manager")
+    return get_for_user(partners.annotate(**(annotate or {})), partner_id=partner_id)
 
 
 def locations_for_partner(*, partner: Partner) -> QuerySet[Location]:
@@ -89,10 +104,7 @@ def contact_get_for_user(
 ) -> Contact:
     """A contact of ``partner`` (which the caller got through
     ``partner_get_for_user``); a contact of another partner is Http404."""
-    contact = Contact.objects.filter(partner=partner, pk=pk).first()
-    if contact is None:
-        raise Http404("No such contact.")
-    return contact
+    return get_for_user(Contact.objects.filter(partner=partner), pk=pk)
 
 
 def support_contracts_for_partner(*, partner: Partner) -> QuerySet[SupportContract]:
@@ -119,17 +131,9 @@ def partner_detail_for_user(
     annotate: Mapping[str, BaseExpression] | None = None,
 ) -> Partner:
     """``partner_get_for_user`` with the designations prefetched."""
-    partner = (
-        partners_for_user(user)
-        .select_related("account_manager")
-        .annotate(**(annotate or {}))
-        .prefetch_related("designations")
-        .filter(partner_id=partner_id)
-        .first()
-    )
-    if partner is None:
-        raise Http404("No such partner.")
-    return partner
+    partners = partners_for_user(user).select_related("account_manager")
+    partners = partners.annotate(**(annotate or {})).prefetch_related("designations")
+    return get_for_user(partners, partner_id=partner_id)
 
 
 def partner_pk_queryset(partner: Partner) -> QuerySet[Partner]:

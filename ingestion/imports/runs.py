@@ -18,12 +18,11 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
-from django.http import Http404
 from django.utils import timezone
 
 from ingestion.models import ImportRun
 from ingestion.report import ImportReport
-from partners.selectors import user_is_staff
+from partners.selectors import get_for_user, user_is_staff
 
 from .formats import check_arguments
 from .service import import_file
@@ -285,7 +284,5 @@ def import_runs_for_user(user: AbstractBaseUser) -> QuerySet[ImportRun]:
 
 
 def import_run_get_for_user(*, user: AbstractBaseUser, pk: int) -> ImportRun:
-    run = import_runs_for_user(user).filter(pk=pk).first()
-    if run is None:
-        raise Http404("No such import.")
-    return run
+    """An import run ``user`` may see, else Http404."""
+    return get_for_user(import_runs_for_user(user), pk=pk)

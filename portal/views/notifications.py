@@ -4,12 +4,11 @@ email of a recorded notification as it was (or will be) sent."""
 from __future__ import annotations
 
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.views import View
 from django.views.generic import TemplateView
 
-from notifications import content
-from notifications.models import Kind, Notification
+from notifications import content, selectors
+from notifications.models import Kind
 from partners.models import Language
 from portal.views.access import StaffRequiredMixin
 
@@ -63,7 +62,7 @@ class EmailPreviewView(StaffRequiredMixin, View):
 
 class NotificationEmailView(StaffRequiredMixin, View):
     def get(self, request, pk: int):
-        notification = get_object_or_404(Notification, pk=pk)
+        notification = selectors.notification_get_for_user(user=request.user, pk=pk)
         return _email_response(
             request,
             content.render(

@@ -9,7 +9,6 @@ the new status at once.
 from __future__ import annotations
 
 import datetime
-import logging
 from decimal import Decimal
 
 from django.conf import settings
@@ -36,8 +35,6 @@ from portal.forms import (
 )
 from portal.views.access import PartnerScopedMixin, StaffRequiredMixin
 from portal.views.editing import PortalFormView, ServiceFormMixin
-
-logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
 
