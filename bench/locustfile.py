@@ -55,6 +55,7 @@ from urllib.parse import urlsplit
 
 from locust import HttpUser, between, events, task
 from requests.cookies import RequestsCookieJar
+from urllib3.util.retry import Retry
 
 PASSWORD = os.environ.get("LOAD_PASSWORD", "portal-demo")
 STAFF_USER = os.environ.get("LOAD_STAFF_USER", "manager")
@@ -106,6 +107,16 @@ class PortalUser(HttpUser):
 
     def on_start(self) -> None:
         self.client.cookies = LoopbackCookieJar()
+        # A browser sends an idempotent request again when the server closed
+        # the idle keep-alive connection just as the request went out (the
+        # server's keep-alive, 5 s, is inside the importer's think time);
+        # requests does not, so the harness does what the browser does.
+        # Posts are never repeated: their failures count.
+        retry = Retry(
+            total=1, connect=1, read=1, status=0, other=0, allowed_methods={"GET", "HEAD"}
+        )
+        for adapter in self.client.adapters.values():
+            adapter.max_retries = retry
         if TLS_PROXY:
             self.client.headers["X-Forwarded-Proto"] = "https"
         parts = urlsplit(self.host)
