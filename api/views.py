@@ -19,7 +19,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from compliance.services import followup_case_move, partners_reevaluate
+from compliance.cases import followup_case_move
+from compliance.services import partners_reevaluate
 from partners import services as partner_services
 from partners.models import Currency
 

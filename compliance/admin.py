@@ -22,7 +22,7 @@ from core.admin import (
     format_money,
 )
 
-from . import services
+from . import cases, services
 from .models import (
     CaseState,
     DeadlineOutcome,
@@ -274,7 +274,7 @@ class DeadlineOutcomeAdmin(SystemRecordMixin, AuditedAdmin):
 
     def save_model(self, request, obj, form, change):
         try:
-            services.outcome_override(
+            cases.outcome_override(
                 outcome=obj, user=request.user, reason=form.cleaned_data["override_reason"]
             )
         except ValidationError as exc:
@@ -328,7 +328,7 @@ class FollowUpCaseAdmin(SystemRecordMixin, AuditedAdmin):
         partner_pks: set[int] = set()
         for case in queryset:
             try:
-                services.followup_case_move(case=case, state=state, user=request.user)
+                cases.followup_case_move(case=case, state=state, user=request.user)
                 moved += 1
                 partner_pks.add(case.partner_id)
             except ValidationError as exc:

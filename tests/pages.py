@@ -27,8 +27,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import get_resolver, reverse
 from django.utils import timezone
 
+from compliance.cases import followup_case_move, outcome_override
 from compliance.models import CaseState, DeadlineOutcome, FollowUpCase
-from compliance.services import evaluation_run, followup_case_move, outcome_override
+from compliance.services import evaluation_run
 from ingestion.models import ImportRun
 from notifications.models import Notification
 from notifications.services import reminders_plan

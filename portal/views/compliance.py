@@ -1,7 +1,7 @@
 """Staff forms on follow-up cases and deadline outcomes. Thin: the object is
 reached through a selector that filters by the user's partners (after the
 staff check, so a partner user gets 403 whoever's the object), the change
-goes through ``compliance.services``."""
+goes through ``compliance.cases``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from compliance import selectors, services
+from compliance import cases, selectors
 from compliance.models import CaseState, DeadlineOutcome, FollowUpCase
 from partners.models import Partner
 from portal.forms import FollowUpCaseMoveForm, OutcomeOverrideForm
@@ -46,7 +46,7 @@ class FollowUpCaseMoveView(StaffRequiredMixin, ServiceFormMixin, PortalFormView)
         return self.get_cancel_url()
 
     def call_service(self, form):
-        return services.followup_case_move(
+        return cases.followup_case_move(
             case=self.case,
             state=form.cleaned_data["state"],
             notes=form.cleaned_data["notes"],
@@ -82,7 +82,7 @@ class OutcomeOverrideView(StaffRequiredMixin, ServiceFormMixin, PortalFormView):
     def call_service(self, form):
         if self.outcome.overridden_at is not None:
             raise ValidationError(_("This deadline has been overridden already."))
-        return services.outcome_override(
+        return cases.outcome_override(
             outcome=self.outcome, user=self.request.user, reason=form.cleaned_data["reason"]
         )
 

@@ -11,8 +11,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from compliance.cases import followup_case_move, outcome_override
 from compliance.models import CaseState
-from compliance.services import evaluation_run, followup_case_move, outcome_override
+from compliance.services import evaluation_run
 from partners import services as ps
 from tests.factories import StaffUserFactory, UserFactory
 

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from compliance.cases import followup_case_move, outcome_override
 from compliance.models import (
     CaseKind,
     CaseState,
@@ -21,7 +22,7 @@ from compliance.models import (
     OutcomeResult,
     Purpose,
 )
-from compliance.services import evaluation_run, followup_case_move, outcome_override
+from compliance.services import evaluation_run
 from partners import services as ps
 from partners.models import BillingModel, Location, Partner, PlanType, RevenueRecord
 from tests.factories import StaffUserFactory

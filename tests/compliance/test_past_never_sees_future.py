@@ -10,8 +10,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from compliance.cases import outcome_override
 from compliance.models import DeadlineOutcome, Evaluation, FollowUpCase, OutcomeResult
-from compliance.services import evaluation_run, outcome_override
+from compliance.services import evaluation_run
 from partners import services as ps
 from tests.factories import StaffUserFactory
 

@@ -11,8 +11,9 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from compliance.cases import outcome_override
 from compliance.models import DeadlineOutcome
-from compliance.services import evaluation_run, outcome_override
+from compliance.services import evaluation_run
 from notifications import tasks
 from notifications.models import Kind, Notification, NotificationStatus
 from notifications.services import reminders_plan

@@ -196,7 +196,7 @@ def test_partner_users_do_not_see_the_change_history(client, missed):
 def test_admin_history_pages_of_every_audited_model(admin_client, admin_user, missed):
     """Who, when and the diff, in the admin, for each kind of data the
     partner page summarises."""
-    from compliance.services import followup_case_move, outcome_override
+    from compliance.cases import followup_case_move, outcome_override
 
     outcome = DeadlineOutcome.objects.get(partner=missed)
     case = FollowUpCase.objects.get(partner=missed)
