@@ -353,9 +353,10 @@ def revenue_totals_for_windows(
 def revenue_totals_for_spans(
     requests: Mapping[Hashable, tuple[rules.Window, set[int]]],
 ) -> dict[Hashable, RevenueTotals]:
-    """Totals over several (window, locations) requests in one query (plus
-    one for the exchange rates), converted with each line's month rate; a
-    missing rate marks the location missing, never zero."""
+    """Totals over several (window, locations) requests in one query,
+    converted with each line's month rate (PostgreSQL: in the query, plus one
+    naming the missing rates when there are any; SQLite: the rates in a
+    second query); a missing rate marks the location missing, never zero."""
     keys = list(requests)
     result: dict[Hashable, RevenueTotals] = {key: RevenueTotals() for key in keys}
     payload = json.dumps(
@@ -370,27 +371,17 @@ def revenue_totals_for_spans(
     if payload == "[]":
         return result
     if connection.vendor == "postgresql":
-        sql = """
-            SELECT t.loc, t.k, r.currency_id, date_trunc('month', r.revenue_date)::date,
-                   SUM(r.amount)
-              FROM (SELECT (v ->> 0)::bigint AS loc, (v ->> 1)::int AS k,
-                           (v ->> 2)::date AS s, (v ->> 3)::date AS e
-                      FROM json_array_elements(%s::json) AS v) t
-              JOIN partners_revenuerecord r
-                ON r.location_id = t.loc AND r.revenue_date BETWEEN t.s AND t.e
-             GROUP BY 1, 2, 3, 4
-        """
-    else:
-        sql = """
-            SELECT t.loc, t.k, r.currency_id, strftime('%%Y-%%m-01', r.revenue_date),
-                   SUM(CAST(ROUND(r.amount * 1000000) AS INTEGER))
-              FROM (SELECT json_extract(value, '$[0]') AS loc, json_extract(value, '$[1]') AS k,
-                           json_extract(value, '$[2]') AS s, json_extract(value, '$[3]') AS e
-                      FROM json_each(%s)) t
-              JOIN partners_revenuerecord r
-                ON r.location_id = t.loc AND r.revenue_date BETWEEN t.s AND t.e
-             GROUP BY 1, 2, 3, 4
-        """
+        return _spans_postgres(keys, payload, result)
+    sql = """
+        SELECT t.loc, t.k, r.currency_id, strftime('%%Y-%%m-01', r.revenue_date),
+               SUM(CAST(ROUND(r.amount * 1000000) AS INTEGER))
+          FROM (SELECT json_extract(value, '$[0]') AS loc, json_extract(value, '$[1]') AS k,
+                       json_extract(value, '$[2]') AS s, json_extract(value, '$[3]') AS e
+                  FROM json_each(%s)) t
+          JOIN partners_revenuerecord r
+            ON r.location_id = t.loc AND r.revenue_date BETWEEN t.s AND t.e
+         GROUP BY 1, 2, 3, 4
+    """
     with connection.cursor() as cursor:
         cursor.execute(sql, [payload])
         lines = cursor.fetchall()
@@ -407,10 +398,57 @@ def revenue_totals_for_spans(
         else {}
     )
     for location_pk, index, currency, month, amount in lines:
-        totals = result[keys[int(index)]]
-        if connection.vendor != "postgresql":
-            amount = Decimal(amount) * MICRO
-        totals.add(int(location_pk), currency, _as_date(month), amount, rates)
+        result[keys[int(index)]].add(
+            int(location_pk), currency, _as_date(month), Decimal(amount) * MICRO, rates
+        )
+    return result
+
+
+_SPANS = """
+      FROM (SELECT (v ->> 0)::bigint AS loc, (v ->> 1)::int AS k,
+                   (v ->> 2)::date AS s, (v ->> 3)::date AS e
+              FROM json_array_elements(%s::json) AS v) t
+      JOIN partners_revenuerecord r
+        ON r.location_id = t.loc AND r.revenue_date BETWEEN t.s AND t.e
+      LEFT JOIN partners_exchangerate fx
+        ON fx.currency_id = r.currency_id
+       AND fx.month = date_trunc('month', r.revenue_date)::date
+"""
+
+
+def _spans_postgres(
+    keys: list[Hashable], payload: str, result: dict[Hashable, RevenueTotals]
+) -> dict[Hashable, RevenueTotals]:
+    # As the TTM sum: exact numeric conversion in the database, one row per
+    # (location, request); the missing rates only when there are any.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT t.loc, t.k,
+                   SUM(CASE WHEN r.currency_id = 'USD' THEN r.amount
+                            ELSE r.amount * fx.usd_per_unit END),
+                   COUNT(*) FILTER (WHERE r.currency_id <> 'USD' AND fx.usd_per_unit IS NULL)
+            {_SPANS}
+             GROUP BY 1, 2
+            """,
+            [payload],
+        )
+        any_missing = False
+        for location_pk, index, usd, missing in cursor.fetchall():
+            result[keys[index]].usd[location_pk] = usd if usd is not None else Decimal(0)
+            any_missing = any_missing or missing > 0
+        if any_missing:
+            cursor.execute(
+                f"""
+                SELECT DISTINCT t.loc, t.k, r.currency_id,
+                       date_trunc('month', r.revenue_date)::date
+                {_SPANS}
+                 WHERE r.currency_id <> 'USD' AND fx.id IS NULL
+                """,
+                [payload],
+            )
+            for location_pk, index, currency, month in cursor.fetchall():
+                result[keys[index]].missing.setdefault(location_pk, set()).add((currency, month))
     return result
 
 
