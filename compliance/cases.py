@@ -57,9 +57,7 @@ def followup_case_move(
             location_deauthorise(
                 location=case.location, on=on or timezone.localdate(), user=user, reason=reason
             )
-    # django-simple-history reads these instance attributes on save; they
-    # are not model fields, so the stubs do not know them.
-    case._history_user = user  # type: ignore[attr-defined]
+    case._history_user = user  # type: ignore[attr-defined]  # read by simple-history
     case.save()
     return case
 
