@@ -10,11 +10,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format install migrate seed bench clean help
+.PHONY: run test lint typecheck format install migrate seed bench clean help
 
 help:
 	@echo "make run    - install, migrate, seed demo data once, start web + worker + beat"
-	@echo "make test   - install, lint, check migrations, run the whole test suite"
+	@echo "make test   - install, lint, typecheck, check migrations, run the whole test suite"
+	@echo "make lint   - ruff (lint + format check) and lint-imports (the layers)"
+	@echo "make typecheck - mypy with django-stubs on core, services, selectors and rules"
 	@echo "make bench  - benchmarks (needs PostgreSQL, see bench/README.md)"
 	@echo "make audit  - known vulnerabilities in the pinned requirements (pip-audit, needs pypi.org)"
 	@echo "make load   - 50 users for 60 s against gunicorn on the dev data (bench/README.md)"
@@ -50,6 +52,11 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# Settings and files in pyproject.toml ([tool.mypy]); incremental cache in
+# .mypy_cache.
+typecheck: install
+	$(BIN)/mypy
+
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -60,7 +67,7 @@ format: install
 audit: install
 	$(BIN)/pip-audit --strict -r requirements.txt
 
-test: install lint
+test: install lint typecheck
 	$(MANAGE) makemigrations --check --dry-run --settings=portal.settings.test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -72,4 +79,4 @@ load: install migrate var/.seeded
 	$(PY) -m bench.load $(LOAD_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules staticfiles var db.sqlite3 db.sqlite3-*
+	rm -rf $(VENV) node_modules staticfiles var db.sqlite3 db.sqlite3-* .mypy_cache

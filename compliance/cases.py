@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -27,7 +27,7 @@ def followup_case_move(
     *,
     case: FollowUpCase,
     state: str,
-    user: AbstractBaseUser,
+    user: User,
     notes: str = "",
     on: datetime.date | None = None,
 ) -> FollowUpCase:
@@ -57,15 +57,13 @@ def followup_case_move(
             location_deauthorise(
                 location=case.location, on=on or timezone.localdate(), user=user, reason=reason
             )
-    case._history_user = user
+    case._history_user = user  # type: ignore[attr-defined]  # read by simple-history
     case.save()
     return case
 
 
 @transaction.atomic
-def outcome_override(
-    *, outcome: DeadlineOutcome, user: AbstractBaseUser, reason: str
-) -> DeadlineOutcome:
+def outcome_override(*, outcome: DeadlineOutcome, user: User, reason: str) -> DeadlineOutcome:
     """Staff decide that a missed deadline no longer counts against the
     subject (e.g. Microsoft granted an exception). Audited with the reason."""
     reason = (reason or "").strip()
@@ -77,7 +75,7 @@ def outcome_override(
     outcome.overridden_at = timezone.now()
     outcome.overridden_by = user
     outcome.override_reason = reason
-    outcome._history_user = user
-    outcome._change_reason = reason
+    outcome._history_user = user  # type: ignore[attr-defined]  # read by simple-history
+    outcome._change_reason = reason  # type: ignore[attr-defined]  # read by simple-history
     outcome.save()
     return outcome

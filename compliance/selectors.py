@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeVar
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
@@ -59,6 +60,7 @@ from .models import (
 
 MICRO = Decimal("0.000001")
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 logger = logging.getLogger(__name__)
 
 
@@ -140,7 +142,7 @@ def partner_rows(partner_pks: set[int] | None = None) -> dict[int, PartnerRow]:
     qs = Partner.objects.all()
     if partner_pks is not None:
         qs = qs.filter(pk__in=partner_pks)
-    qs = qs.annotate(n_designations=Count("designations")).values_list(
+    rows = qs.annotate(n_designations=Count("designations")).values_list(
         "pk",
         "partner_id",
         "billing_model",
@@ -150,15 +152,15 @@ def partner_rows(partner_pks: set[int] | None = None) -> dict[int, PartnerRow]:
         "n_designations",
         "account_manager_id",
     )
-    return {row[0]: PartnerRow(*row) for row in qs}
+    return {row[0]: PartnerRow(*row) for row in rows}
 
 
 def location_rows(partner_pks: set[int] | None = None) -> dict[int, LocationRow]:
     qs = Location.objects.all()
     if partner_pks is not None:
         qs = qs.filter(partner_id__in=partner_pks)
-    qs = qs.values_list("pk", "location_id", "partner_id", "onboarded_on", "is_active")
-    return {row[0]: LocationRow(*row) for row in qs}
+    rows = qs.values_list("pk", "location_id", "partner_id", "onboarded_on", "is_active")
+    return {row[0]: LocationRow(*row) for row in rows}
 
 
 def contracts_by_partner(
@@ -351,14 +353,14 @@ def revenue_totals_for_windows(
 
 
 def revenue_totals_for_spans(
-    requests: Mapping[Hashable, tuple[rules.Window, set[int]]],
-) -> dict[Hashable, RevenueTotals]:
+    requests: Mapping[K, tuple[rules.Window, set[int]]],
+) -> dict[K, RevenueTotals]:
     """Totals over several (window, locations) requests in one query,
     converted with each line's month rate (PostgreSQL: in the query, plus one
     naming the missing rates when there are any; SQLite: the rates in a
     second query); a missing rate marks the location missing, never zero."""
     keys = list(requests)
-    result: dict[Hashable, RevenueTotals] = {key: RevenueTotals() for key in keys}
+    result: dict[K, RevenueTotals] = {key: RevenueTotals() for key in keys}
     payload = json.dumps(
         [
             [pk, index, window.start.isoformat(), window.end.isoformat()]
@@ -417,8 +419,8 @@ _SPANS = """
 
 
 def _spans_postgres(
-    keys: list[Hashable], payload: str, result: dict[Hashable, RevenueTotals]
-) -> dict[Hashable, RevenueTotals]:
+    keys: list[K], payload: str, result: dict[K, RevenueTotals]
+) -> dict[K, RevenueTotals]:
     # As the TTM sum: exact numeric conversion in the database, one row per
     # (location, request); the missing rates only when there are any.
     with connection.cursor() as cursor:
@@ -547,7 +549,7 @@ class PartnerState:
         return worst_status(e.status for e in self.evaluations)
 
     @property
-    def by_policy(self) -> list[tuple[Policy, str]]:
+    def by_policy(self) -> list[tuple[Policy, str | None]]:
         """(policy, worst status of the partner and its locations), applicable
         policies only."""
         found: dict[int, tuple[Policy, list[str]]] = {}
@@ -608,19 +610,19 @@ def monthly_revenue_usd(
     lines = RevenueRecord.objects.filter(revenue_date__gte=month_list[0], revenue_date__lte=today)
     if partners is not None:
         lines = lines.filter(location__partner__in=partners.order_by().values("pk"))
-    lines = (
+    by_month = (
         lines.order_by().annotate(month=TruncMonth("revenue_date")).values("month", "currency_id")
     )
     exact = connection.vendor != "sqlite"
     if exact:
-        lines = lines.annotate(total=Sum("amount"))
+        totals = by_month.annotate(total=Sum("amount"))
     else:
         # SQLite sums decimals as floats: sum integer micro-units instead.
-        lines = lines.annotate(
+        totals = by_month.annotate(
             total=Sum(Cast(Round(F("amount") * 1_000_000), output_field=BigIntegerField()))
         )
     sums: list[tuple[datetime.date, str, Decimal]] = []
-    for row in lines:
+    for row in totals:
         month = _as_date(row["month"])
         total = row["total"] if exact else Decimal(row["total"]) * MICRO
         sums.append((month, row["currency_id"], total or Decimal(0)))
@@ -762,7 +764,9 @@ def last_job_run(job: str = "evaluate_all") -> JobRun | None:
     return JobRun.objects.filter(job=job).order_by("-run_date", "-started_at").first()
 
 
-def direct_bill_candidates(partners: QuerySet[Partner], *, limit: int = 25) -> tuple[list, list]:
+def direct_bill_candidates(
+    partners: QuerySet[Partner], *, limit: int = 25
+) -> tuple[list[Evaluation], list[Evaluation]]:
     """Indirect resellers scored against the direct-bill policy in force
     (read-only): (ready, closest to ready - smallest shortfall first)."""
     resellers = partners.filter(billing_model=rules.INDIRECT_RESELLER, status=PartnerStatus.ACTIVE)
@@ -771,7 +775,8 @@ def direct_bill_candidates(partners: QuerySet[Partner], *, limit: int = 25) -> t
         .select_related("partner__account_manager", "policy")
         .order_by(F("ttm_revenue_usd").desc(nulls_last=True), "partner__name")
     )
-    ready, closest = [], []
+    ready: list[Evaluation] = []
+    closest: list[Evaluation] = []
     for evaluation in rows:
         (ready if evaluation.status == rules.COMPLIANT else closest).append(evaluation)
     closest = [e for e in closest if e.status != rules.NOT_APPLICABLE]
@@ -802,13 +807,13 @@ def outcomes_for_partner(*, partner: Partner, limit: int = 20) -> list[DeadlineO
     )
 
 
-def followup_case_get_for_user(*, user, pk: int) -> FollowUpCase:
+def followup_case_get_for_user(*, user: User | AnonymousUser, pk: int) -> FollowUpCase:
     """A follow-up case of a partner ``user`` may see, else Http404."""
     cases = FollowUpCase.objects.select_related("partner", "location", "outcome__policy", "owner")
     return get_for_user(for_visible_partners(cases, user=user), pk=pk)
 
 
-def outcome_get_for_user(*, user, pk: int) -> DeadlineOutcome:
+def outcome_get_for_user(*, user: User | AnonymousUser, pk: int) -> DeadlineOutcome:
     """A deadline outcome of a partner ``user`` may see, else Http404."""
     outcomes = DeadlineOutcome.objects.select_related(
         "partner", "location", "policy", "overridden_by"

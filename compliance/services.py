@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from core.bulk import copy_insert, history_created, upsert
@@ -258,20 +258,21 @@ def _outlooks(
     the day before the deadline (the deadline window is today's TTM window
     moved forward: what leaves it is the rolling off, what enters it is
     dated from today on)."""
-    wanted: list[tuple[Subject, outlook_rules.OutlookWindows, list[int]]] = []
+    wanted: list[tuple[Subject, outlook_rules.OutlookWindows, list[int], Decimal]] = []
     for subject in subjects:
         result = results[subject.key]
-        if result.status in ("error", "not_applicable") or result.threshold_usd is None:
+        threshold = result.threshold_usd
+        if result.status in ("error", "not_applicable") or threshold is None:
             continue
         windows = outlook_rules.outlook_windows(as_of, result.deadline)
         if windows is not None:
-            wanted.append((subject, windows, facts.subject_location_pks(subject)))
+            wanted.append((subject, windows, facts.subject_location_pks(subject), threshold))
     if not wanted:
         return {}
     requests: dict[Hashable, tuple[rules.Window, set[int]]] = {}
     pace = wanted[0][1].pace
     requests["pace"] = (pace, set())
-    for _subject, windows, location_pks in wanted:
+    for _subject, windows, location_pks, _threshold in wanted:
         if windows.rolling_off is not None:
             key = ("rolling_off", windows.rolling_off.end)
             requests.setdefault(key, (windows.rolling_off, set()))[1].update(location_pks)
@@ -290,7 +291,7 @@ def _outlooks(
         return sum((found.usd.get(pk, Decimal(0)) for pk in location_pks), Decimal(0)), error
 
     outlooks: dict[tuple[str, str, int], tuple[outlook_rules.Outlook | None, str]] = {}
-    for subject, windows, location_pks in wanted:
+    for subject, windows, location_pks, threshold in wanted:
         result = results[subject.key]
         ttm = result.ttm_revenue_usd or Decimal(0)
         rolling_off, error_1 = (
@@ -298,7 +299,7 @@ def _outlooks(
             if windows.rolling_off is not None
             else (ttm, None)
         )
-        ahead, error_2 = total(("ahead", windows.deadline), location_pks)
+        ahead_usd, error_2 = total(("ahead", windows.deadline), location_pks)
         pace_total, error_3 = total("pace", location_pks)
         error = error_1 or error_2 or error_3
         if error:
@@ -307,8 +308,8 @@ def _outlooks(
         outlooks[subject.key] = (
             outlook_rules.deadline_outlook(
                 windows=windows,
-                threshold_usd=result.threshold_usd,
-                secured_usd=ttm - rolling_off + ahead,
+                threshold_usd=threshold,
+                secured_usd=ttm - rolling_off + ahead_usd,
                 rolling_off_usd=rolling_off,
                 pace_total_usd=pace_total,
             ),
@@ -317,7 +318,7 @@ def _outlooks(
     return outlooks
 
 
-def _record_history(rows) -> None:
+def _record_history(rows: QuerySet) -> None:
     """The "created" history rows of what a run inserted set-based, so that
     the first later change shows before and after."""
     history_created(rows, reason="decided by the evaluation run", when=timezone.now())
@@ -586,10 +587,11 @@ def evaluation_run(
             newly_missed = _decide_deadlines(facts, compliance_subjects, results, as_of, summary)
             if newly_missed:
                 for subject in newly_missed:
-                    unresolved[subject.key] = max(
-                        unresolved.get(subject.key, datetime.date.min),
-                        results[subject.key].last_deadline,
-                    )
+                    missed_on = results[subject.key].last_deadline
+                    if missed_on is not None:  # always: what was missed is a last deadline
+                        unresolved[subject.key] = max(
+                            unresolved.get(subject.key, datetime.date.min), missed_on
+                        )
                 results.update(_evaluate_all(facts, newly_missed, as_of, totals, unresolved))
         outlooks = _outlooks(facts, compliance_subjects, results, as_of, totals)
         for subject in compliance_subjects:

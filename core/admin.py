@@ -6,6 +6,7 @@ in list columns. The site's titles and login form are the portal's
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
 
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
@@ -21,6 +22,13 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 CENTS = Decimal("0.01")
+
+if TYPE_CHECKING:
+    # What the mixins below are mixed into (a ModelAdmin or an inline), so
+    # that their super() calls type-check; a plain object at run time.
+    _AdminBase = admin.options.BaseModelAdmin[Any]
+else:
+    _AdminBase = object
 
 
 def format_money(amount: Decimal | None) -> str | None:
@@ -91,7 +99,7 @@ def admin_change_link(obj) -> str | None:
     return format_html('<a href="{}">{}</a>', url, obj)
 
 
-class SystemRecordMixin:
+class SystemRecordMixin(_AdminBase):
     """Rows the system makes (evaluations, outcomes and cases, job, import
     and notification runs): never added or deleted by hand, in an admin or
     an inline. ``deletable = True`` lets staff with the delete permission

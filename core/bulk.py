@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -56,8 +56,21 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+def _field(model: type[models.Model], name: str) -> models.Field:
+    """The concrete field ``name`` (or its attname) of ``model``: bulk SQL
+    writes columns, which a reverse relation or a generic foreign key has
+    not."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} has no column")
+    return field
+
+
 def _pg_type(field: models.Field) -> str:
-    return field.db_type(connection)
+    db_type = field.db_type(connection)
+    if db_type is None:
+        raise TypeError(f"{field.name} has no column type")
+    return db_type
 
 
 def upsert(
@@ -80,7 +93,7 @@ def upsert(
         return 0
     meta = model._meta
     names = list(rows[0].keys())
-    fields = [meta.get_field(name) for name in names]
+    fields = [_field(model, name) for name in names]
     columns = [f.column for f in fields]
     by_name = {name: f.column for name, f in zip(names, fields, strict=True)}
     conflict = ", ".join(connection.ops.quote_name(by_name[n]) for n in unique_fields)
@@ -192,7 +205,7 @@ def _isoformat(value: Any) -> str:
     return value.isoformat()
 
 
-def _copy_converter(field: models.Field):
+def _copy_converter(field: models.Field) -> Callable[[Any], str]:
     """The function writing one value of ``field`` in COPY text format (the
     cheapest one that is right for the field: this runs for every value)."""
     if isinstance(field, models.JSONField):
@@ -251,7 +264,7 @@ def copy_sql(model: type[models.Model], names: Sequence[str], *, table: str | No
     """``COPY <table> (<columns of names>) FROM STDIN`` for ``model``."""
     meta = model._meta
     qn = connection.ops.quote_name
-    columns = ", ".join(qn(meta.get_field(name).column) for name in names)
+    columns = ", ".join(qn(_field(model, name).column) for name in names)
     return f"COPY {qn(table or meta.db_table)} ({columns}) FROM STDIN"
 
 
@@ -261,7 +274,7 @@ def copy_insert(
     """Insert ``rows`` (sequences in the order of the field ``names``) with one
     streamed ``COPY … FROM STDIN``; PostgreSQL only. The rows must be new:
     a duplicate key fails the whole statement (and the transaction)."""
-    fields = [model._meta.get_field(name) for name in names]
+    fields = [_field(model, name) for name in names]
     stream = _LineStream(rows, [_copy_converter(f) for f in fields])
     copy_from(copy_sql(model, names), stream, chunk=1 << 16)
     return stream.count
@@ -299,7 +312,7 @@ def history_created(rows: models.QuerySet, *, reason: str, when: datetime.dateti
     signals simple-history listens to, and its ``bulk_history_create``
     splits into batches on SQLite."""
     model = rows.model
-    history = model.history.model  # type: ignore[attr-defined]
+    history = model.history.model
     qn = connection.ops.quote_name
     fields = model._meta.concrete_fields
     select_sql, params = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -35,7 +35,7 @@ def _stale_after() -> datetime.timedelta:
     reject_on_worker_lost=True,
     name="compliance.evaluate_all",
 )
-def evaluate_all(self, as_of: str | None = None) -> dict:
+def evaluate_all(self: Task, as_of: str | None = None) -> dict:
     """The nightly run: evaluate everything once per day."""
     run_date = datetime.date.fromisoformat(as_of) if as_of else timezone.localdate()
     run = services.job_run_claim(

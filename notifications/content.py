@@ -158,8 +158,7 @@ def render(
         text = render_to_string(f"{TEMPLATE_DIR}/{kind}.txt", ctx)
         html = render_to_string(f"{TEMPLATE_DIR}/{kind}.html", ctx)
     # A subject is one line; templates may wrap for readability.
-    subject = " ".join(subject.split())
-    return Rendered(subject=subject, text=_tidy(text), html=html)
+    return Rendered(subject=" ".join(subject.split()), text=_tidy(text), html=html)
 
 
 def _tidy(text: str) -> str:

@@ -7,6 +7,7 @@ import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from compliance.models import DeadlineOutcome, Evaluation, OutcomeResult, Policy, Purpose, Status
@@ -132,6 +133,6 @@ def overdue_notification_ids(*, before: datetime.datetime, limit: int) -> list[i
     )
 
 
-def notification_get_for_user(*, user, pk: int) -> Notification:
+def notification_get_for_user(*, user: User | AnonymousUser, pk: int) -> Notification:
     """A notification of a partner ``user`` may see (its email page), else Http404."""
-    return get_for_user(for_visible_partners(Notification.objects, user=user), pk=pk)
+    return get_for_user(for_visible_partners(Notification.objects.all(), user=user), pk=pk)

@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
 from django.utils import timezone
@@ -132,11 +132,12 @@ class _Planner:
         self.back = list(selectors.back_on_track_evaluations(as_of=self.as_of))
         self.missed = list(selectors.missed_outcomes(as_of=self.as_of, lookback=MISSED_LOOKBACK))
         self.existing = selectors.existing_keys(
-            deadlines={e.deadline for e in self.at_risk + self.back}
+            deadlines={e.deadline for e in self.at_risk + self.back if e.deadline is not None}
             | {o.deadline for o in self.missed}
         )
         self.contacts = selectors.notice_contacts(
-            partner_pks={x.partner_id for x in [*self.at_risk, *self.back, *self.missed]}
+            partner_pks={e.partner_id for e in self.at_risk + self.back}
+            | {o.partner_id for o in self.missed}
         )
 
     # -- helpers
@@ -171,7 +172,7 @@ class _Planner:
         return {
             "partner_name": row.partner.name,
             "partner_id": row.partner.partner_id,
-            "location_id": row.location.location_id if row.location_id else "",
+            "location_id": row.location.location_id if row.location is not None else "",
             "account_manager_name": name,
             "account_manager_email": email,
             **self._policy_facts(self.policies[row.policy_id]),
@@ -278,7 +279,9 @@ class _Planner:
             )
         )
 
-    def _handled(self, row: Evaluation | DeadlineOutcome, deadline, kind, offset) -> bool:
+    def _handled(
+        self, row: Evaluation | DeadlineOutcome, deadline: datetime.date, kind: str, offset: int
+    ) -> bool:
         return (row.subject_type, row.subject_id, row.policy_id, deadline, kind, offset) in (
             self.existing
         )
@@ -286,6 +289,8 @@ class _Planner:
     # -- decisions
     def reminders(self) -> None:
         for e in self.at_risk:
+            if e.deadline is None:  # never: the selector reads evaluations with a deadline
+                continue
             offsets = self.policies[e.policy_id].reminder_offsets or []
             crossed = sorted((o for o in offsets if e.days_to_deadline <= o), reverse=True)
             if not crossed:
@@ -341,7 +346,14 @@ class _Planner:
                         ),
                     )
 
-    def _notice(self, row, *, deadline: datetime.date, kind: str, facts: dict[str, Any]) -> None:
+    def _notice(
+        self,
+        row: Evaluation | DeadlineOutcome,
+        *,
+        deadline: datetime.date,
+        kind: str,
+        facts: dict[str, Any],
+    ) -> None:
         if self._handled(row, deadline, kind, 0):
             return
         groups = self._recipients(row)
@@ -376,6 +388,8 @@ class _Planner:
 
     def back_on_track_notices(self) -> None:
         for e in self.back:
+            if e.deadline is None:  # never: the selector reads evaluations with a deadline
+                continue
             # Keyed by the deadline in force: one notice per deadline.
             self._notice(
                 e, deadline=e.deadline, kind=Kind.BACK_ON_TRACK, facts=self._evaluation_facts(e)
@@ -582,7 +596,7 @@ def notifications_sweep(*, limit: int = 500) -> list[int]:
 
 
 @transaction.atomic
-def notifications_requeue(*, notification_ids: Iterable[int], user: AbstractBaseUser) -> int:
+def notifications_requeue(*, notification_ids: Iterable[int], user: User) -> int:
     """Staff send failed notifications again (e.g. after fixing the mail
     server settings): a fresh round of attempts, enqueued after commit."""
     now = timezone.now()

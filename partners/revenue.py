@@ -44,8 +44,9 @@ from decimal import Decimal
 from typing import NamedTuple
 
 import psycopg2.extensions
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -99,7 +100,7 @@ def revenue_lines_upsert(
     *,
     lines: Sequence[RevenueLine],
     source: str,
-    user: AbstractBaseUser | None,
+    user: User | None,
     reason: str,
     write: bool = True,
     history_of_created: bool = False,
@@ -196,7 +197,7 @@ class RevenueRows:
         self,
         *,
         source: str,
-        user: AbstractBaseUser | None,
+        user: User | None,
         reason: str,
         history_of_created: bool = False,
         keep_concurrent: bool = False,
@@ -270,10 +271,10 @@ class RevenueRows:
         records of the lines' keys, as tuples (cheaper than model instances
         for 100,000 rows); locked for the write."""
         keys = {(line.location_id, line.reference) for line in self.lines}
-        records = RevenueRecord.objects.filter(source=source)
+        stored = RevenueRecord.objects.filter(source=source)
         if lock:
-            records = records.select_for_update()
-        records = records.values_list("location_id", "reference", "pk", *COMPARED_FIELDS)
+            stored = stored.select_for_update()
+        records = stored.values_list("location_id", "reference", "pk", *COMPARED_FIELDS)
         found: dict[tuple[int, str], tuple] = {}
         for chunk in in_chunks(sorted(keys)):
             matches = records.filter(
@@ -375,7 +376,7 @@ class RevenueStaging:
     def add_staged(self, lines: Iterable[StagedLine]) -> None:
         self.load(io.StringIO(staged_text(lines)))
 
-    def _prepare(self, cursor) -> None:
+    def _prepare(self, cursor: CursorWrapper) -> None:
         """Inside the plan's or the write's transaction: settings, the
         numbering of repeated keys, statistics."""
         cursor.execute(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'")
@@ -411,7 +412,7 @@ class RevenueStaging:
         self,
         *,
         source: str,
-        user: AbstractBaseUser | None,
+        user: User | None,
         reason: str,
         history_of_created: bool = False,
         keep_concurrent: bool = False,
@@ -426,12 +427,12 @@ class RevenueStaging:
         row it locks, so a record that a concurrent write has just given the
         same values stays unchanged."""
         table = RevenueRecord._meta.db_table
-        history = RevenueRecord.history.model._meta.db_table  # type: ignore[attr-defined]
+        history = RevenueRecord.history.model._meta.db_table
         columns = (
             "id, location_id, revenue_date, amount, currency_id, source, reference, customer,"
             " created_at"
         )
-        params = {
+        params: dict[str, str | datetime.datetime | int | None] = {
             "source": source,
             "now": timezone.now(),
             "reason": reason,

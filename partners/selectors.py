@@ -13,11 +13,11 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.apps import apps
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Model, Q, QuerySet
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Field, ForeignObject, Model, Q, QuerySet
 from django.db.models.expressions import BaseExpression
 from django.http import Http404
 from django.utils import timezone
@@ -32,23 +32,24 @@ from .models import Contact, Location, Partner, RevenueRecord, SupportContract
 M = TypeVar("M", bound=Model)
 
 
-def user_is_staff(user: AbstractBaseUser | AnonymousUser) -> bool:
+def user_is_staff(user: User | AnonymousUser) -> bool:
     return bool(user.is_authenticated and user.is_active and user.is_staff)
 
 
-def partner_pk_for_user(user: AbstractBaseUser | AnonymousUser) -> int | None:
+def partner_pk_for_user(user: User | AnonymousUser) -> int | None:
     """The partner a non-staff login is bound to, or None."""
     if not user.is_authenticated or not user.is_active or user.is_staff:
         return None
-    # Cached on the user object for the length of the request.
+    # Cached on the user object for the length of the request (an attribute
+    # of our own, which the User model does not declare).
     if not hasattr(user, "_partner_pk_cache"):
-        user._partner_pk_cache = (
+        user._partner_pk_cache = (  # type: ignore[attr-defined]
             Contact.objects.filter(user=user).values_list("partner_id", flat=True).first()
         )
-    return user._partner_pk_cache
+    return user._partner_pk_cache  # type: ignore[attr-defined]
 
 
-def partners_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Partner]:
+def partners_for_user(user: User | AnonymousUser) -> QuerySet[Partner]:
     """Every partner ``user`` may see: all for staff, their own for a
     partner user, none for anyone else."""
     if user_is_staff(user):
@@ -60,14 +61,14 @@ def partners_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Partne
 
 
 def for_visible_partners(
-    queryset: QuerySet[M], *, user: AbstractBaseUser | AnonymousUser, via: str = "partner"
+    queryset: QuerySet[M], *, user: User | AnonymousUser, via: str = "partner"
 ) -> QuerySet[M]:
     """The rows of ``queryset`` whose partner (the relation ``via``) ``user``
     may see."""
     return queryset.filter(**{f"{via}__in": partners_for_user(user).values("pk")})
 
 
-def get_for_user(queryset: QuerySet[M], **lookup) -> M:
+def get_for_user(queryset: QuerySet[M], **lookup: Any) -> M:
     """The row of ``queryset`` that matches ``lookup``, else Http404. The one
     way to a single object for a user: ``queryset`` is already limited to
     what the user may see (``partners_for_user``, ``for_visible_partners``,
@@ -81,7 +82,7 @@ def get_for_user(queryset: QuerySet[M], **lookup) -> M:
 
 def partner_get_for_user(
     *,
-    user: AbstractBaseUser | AnonymousUser,
+    user: User | AnonymousUser,
     partner_id: str,
     annotate: Mapping[str, BaseExpression] | None = None,
 ) -> Partner:
@@ -99,9 +100,7 @@ def contacts_for_partner(*, partner: Partner) -> QuerySet[Contact]:
     return Contact.objects.filter(partner=partner).select_related("user").order_by("name")
 
 
-def contact_get_for_user(
-    *, user: AbstractBaseUser | AnonymousUser, partner: Partner, pk: int
-) -> Contact:
+def contact_get_for_user(*, user: User | AnonymousUser, partner: Partner, pk: int) -> Contact:
     """A contact of ``partner`` (which the caller got through
     ``partner_get_for_user``); a contact of another partner is Http404."""
     return get_for_user(Contact.objects.filter(partner=partner), pk=pk)
@@ -118,7 +117,7 @@ def revenue_for_partner(*, partner: Partner) -> QuerySet[RevenueRecord]:
 # --- pages of the web portal ----------------------------------------------------
 
 
-def partner_list_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Partner]:
+def partner_list_for_user(user: User | AnonymousUser) -> QuerySet[Partner]:
     """The partner list of the portal: what ``user`` may see, with the
     account manager loaded."""
     return partners_for_user(user).select_related("account_manager")
@@ -126,7 +125,7 @@ def partner_list_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Pa
 
 def partner_detail_for_user(
     *,
-    user: AbstractBaseUser | AnonymousUser,
+    user: User | AnonymousUser,
     partner_id: str,
     annotate: Mapping[str, BaseExpression] | None = None,
 ) -> Partner:
@@ -161,7 +160,7 @@ class HistoryEntry:
 _HISTORY_SKIP = {"created_at", "updated_at", "id", "partner", "decided_at", "opened_at"}
 
 
-def _tracked_fields(model) -> list:
+def _tracked_fields(model: type[Model]) -> list[Field]:
     return [
         f
         for f in model._meta.concrete_fields
@@ -263,11 +262,11 @@ def partner_change_history(*, partner: Partner, limit: int = 40) -> list[History
     return entries[:limit]
 
 
-def _person(user) -> str:
+def _person(user: User | None) -> str:
     return (user.get_full_name() or user.get_username()) if user else ""
 
 
-def _display(field, record) -> str:
+def _display(field: Field, record: Any) -> str:
     """A field's value in a history row as staff read it: choices by their
     label, booleans as yes/no, people by name, other relations by the
     joined object or their id."""
@@ -278,10 +277,10 @@ def _display(field, record) -> str:
         return _short(dict(field.flatchoices).get(value, value))
     if isinstance(value, bool):
         return str(_("yes") if value else _("no"))
-    if field.is_relation and field.is_cached(record):
+    if isinstance(field, ForeignObject) and field.is_cached(record):
         related = field.get_cached_value(record)
         if related is not None:
-            if isinstance(related, AbstractBaseUser):
+            if isinstance(related, User):
                 return _short(_person(related))
             return _short(related)
     if isinstance(value, datetime.datetime):
@@ -297,14 +296,14 @@ def _day(value: datetime.date) -> str:
     return format_date(value, get_language() or "en")
 
 
-def _short(value) -> str:
+def _short(value: object) -> str:
     if value is None or value == "":
         return "\u2013"
     text = str(value)
     return text if len(text) <= 40 else f"{text[:39]}…"
 
 
-def _object_label(model, record, location_ids: dict[int, str]) -> str:
+def _object_label(model: type[Model], record: Any, location_ids: dict[int, str]) -> str:
     if model is Partner:
         return record.partner_id
     if model is Location:

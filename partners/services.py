@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Model
 
 from . import dates
 from .dates import DateLimit
@@ -37,9 +38,9 @@ from .models import (
 
 
 def _save(
-    instance,
+    instance: Model,
     *,
-    user: AbstractBaseUser | None,
+    user: User | None,
     reason: str = "",
     limits: Mapping[str, DateLimit] | None = None,
 ) -> None:
@@ -57,10 +58,12 @@ def _save(
             errors.setdefault(name, []).append(problem)
     if errors:
         raise ValidationError(errors)
+    # django-simple-history reads these instance attributes on save; they
+    # are not model fields, so the stubs do not know them.
     if user is not None:
-        instance._history_user = user
+        instance._history_user = user  # type: ignore[attr-defined]
     if reason:
-        instance._change_reason = reason
+        instance._change_reason = reason  # type: ignore[attr-defined]
     instance.save()
 
 
@@ -72,11 +75,11 @@ def partner_create(
     country: str,
     onboarded_on: datetime.date,
     billing_model: str = BillingModel.INDIRECT_RESELLER,
-    account_manager: AbstractBaseUser | None = None,
+    account_manager: User | None = None,
     agreement_signed_on: datetime.date | None = None,
     designations: Iterable[Designation] = (),
     status: str = PartnerStatus.ACTIVE,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
 ) -> Partner:
     partner = Partner(
         partner_id=partner_id,
@@ -107,7 +110,7 @@ def location_create(
     country: str,
     onboarded_on: datetime.date,
     name: str = "",
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
 ) -> Location:
     location = Location(
         partner=partner,
@@ -128,8 +131,8 @@ def contact_create(
     email: str,
     language: str = Language.ENGLISH,
     receives_notices: bool = True,
-    login: AbstractBaseUser | None = None,
-    user: AbstractBaseUser | None = None,
+    login: User | None = None,
+    user: User | None = None,
 ) -> Contact:
     contact = Contact(
         partner=partner,
@@ -154,8 +157,8 @@ def reseller_enrol(
     contact_name: str,
     contact_email: str,
     contact_language: str = Language.ENGLISH,
-    account_manager: AbstractBaseUser | None = None,
-    user: AbstractBaseUser | None = None,
+    account_manager: User | None = None,
+    user: User | None = None,
 ) -> Partner:
     """Enrol an indirect reseller with its first location and contact."""
     partner = partner_create(
@@ -194,7 +197,7 @@ def revenue_record_create(
     reference: str = "",
     customer: str = "",
     source: str = RevenueSource.MANUAL,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
 ) -> RevenueRecord:
     record = RevenueRecord(
         location=location,
@@ -221,7 +224,7 @@ def support_contract_create(
     paid_on: datetime.date | None = None,
     amount: Decimal | None = None,
     currency: str | None = None,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
 ) -> SupportContract:
     contract = SupportContract(
         partner=partner,
@@ -244,7 +247,7 @@ def exchange_rate_set(
     currency: str,
     month: datetime.date,
     usd_per_unit: Decimal,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
 ) -> ExchangeRate:
     month = month.replace(day=1)
     rate = ExchangeRate.objects.filter(currency_id=currency.upper(), month=month).first()
@@ -257,7 +260,7 @@ def exchange_rate_set(
 
 @transaction.atomic
 def location_deauthorise(
-    *, location: Location, on: datetime.date, user: AbstractBaseUser | None = None, reason: str = ""
+    *, location: Location, on: datetime.date, user: User | None = None, reason: str = ""
 ) -> Location:
     location.is_active = False
     location.deauthorised_on = on
@@ -267,7 +270,7 @@ def location_deauthorise(
 
 @transaction.atomic
 def partner_move_to_indirect(
-    *, partner: Partner, user: AbstractBaseUser | None = None, reason: str = ""
+    *, partner: Partner, user: User | None = None, reason: str = ""
 ) -> Partner:
     partner.billing_model = BillingModel.INDIRECT_RESELLER
     _save(partner, user=user, reason=reason or "moved to the indirect model")
@@ -282,7 +285,7 @@ def contact_update(
     email: str,
     language: str,
     receives_notices: bool,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
 ) -> Contact:
     """Change a contact's details. The partner and the portal login are not
     changed here."""

@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -164,7 +164,7 @@ class KindSpec:
         report: ImportReport,
         *,
         write: bool,
-        user: AbstractBaseUser | None,
+        user: User | None,
         reason: str,
     ) -> None:
         """Plan (``write=False``) or write ``rows`` (checked, keys unique) and
@@ -188,7 +188,7 @@ class KindSpec:
         created: Sequence[Row],
         updated: Sequence[tuple[Row, int]],
         *,
-        user: AbstractBaseUser | None,
+        user: User | None,
         now: datetime.datetime,
         reason: str,
     ) -> list[tuple[Row, models.Model]]:
@@ -214,7 +214,7 @@ class KindSpec:
                 for name in names:
                     setattr(obj, name, row.values[name])
                 if self._has_updated_at:
-                    obj.updated_at = now
+                    obj.updated_at = now  # type: ignore[attr-defined]  # the model has it (checked)
                     names.append("updated_at")
                 by_fields[tuple(self.model._meta.get_field(n).name for n in names)].append(obj)
                 changed.append((row, obj))
@@ -333,7 +333,7 @@ class PartnerSpec(KindSpec):
         created: Sequence[Row],
         updated: Sequence[tuple[Row, int]],
         *,
-        user: AbstractBaseUser | None,
+        user: User | None,
         now: datetime.datetime,
         reason: str,
     ) -> list[tuple[Row, models.Model]]:
@@ -349,7 +349,9 @@ class PartnerSpec(KindSpec):
         single save, but in bulk)."""
         through = Partner.designations.through
         stale: list[int] = []
-        new_links = []
+        # Rows of the through model Django makes for the many-to-many field,
+        # a class that exists only at run time.
+        new_links: list[Any] = []
         for row, partner in written:
             current = self.links[partner.pk]
             wanted = row.extra["designations"]
@@ -370,7 +372,7 @@ class PartnerSpec(KindSpec):
             final[partner.pk] = {d: current[d] for d in row.extra["designations"] if d in current}
         for link in new_links:
             final[link.partner_id][link.designation_id] = link.pk
-        history_rows = []
+        history_rows: list[models.Model] = []
         for chunk in in_chunks(sorted(final)):
             snapshots = history_model.objects.filter(id__in=chunk, history_date=now)
             for history_id, partner_pk in snapshots.values_list("history_id", "id"):
@@ -461,7 +463,7 @@ class ContactSpec(KindSpec):
 
     def key(self, row: Row) -> tuple[Hashable, ...] | None:
         key = super().key(row)
-        return None if key is None else (key[0], key[1].lower())
+        return None if key is None else (key[0], str(key[1]).lower())
 
     def stored_key(self, stored: Stored) -> tuple[Hashable, ...]:
         return (stored["partner_id"], stored["email"].lower())
@@ -512,7 +514,7 @@ class RevenueSpec(KindSpec):
         report: ImportReport,
         *,
         write: bool,
-        user: AbstractBaseUser | None,
+        user: User | None,
         reason: str,
     ) -> None:
         result = revenue_lines_upsert(

@@ -15,7 +15,7 @@ from typing import IO, Any
 from uuid import uuid4
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -51,7 +51,7 @@ def split_upload_kind(value: str) -> tuple[str, str]:
 
 def import_run_create(
     *,
-    user: AbstractBaseUser,
+    user: User,
     kind: str,
     file_format: str,
     upload: IO[bytes],
@@ -89,7 +89,7 @@ def import_run_is_large(run: ImportRun) -> bool:
     return run.lines > getattr(settings, "IMPORT_ASYNC_ROWS", 50_000)
 
 
-def import_run_confirm(*, run: ImportRun, user: AbstractBaseUser) -> bool:
+def import_run_confirm(*, run: ImportRun, user: User) -> bool:
     """Mark a previewed, clean run as running (the import itself is
     :func:`import_run_execute`). False if it is not in that state (a second
     click, another user was faster)."""
@@ -220,7 +220,7 @@ def import_file_recorded(
     kind: str,
     path: Path,
     dry_run: bool = False,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     file_format: str = "simple",
     skip_unknown: bool = False,
 ) -> tuple[ImportReport, ImportRun | None]:
@@ -276,13 +276,13 @@ def import_file_recorded(
     return report, run
 
 
-def import_runs_for_user(user: AbstractBaseUser) -> QuerySet[ImportRun]:
+def import_runs_for_user(user: User) -> QuerySet[ImportRun]:
     """Import runs ``user`` may see: all for staff, none for anyone else."""
     if not user_is_staff(user):
         return ImportRun.objects.none()
     return ImportRun.objects.select_related("created_by")
 
 
-def import_run_get_for_user(*, user: AbstractBaseUser, pk: int) -> ImportRun:
+def import_run_get_for_user(*, user: User, pk: int) -> ImportRun:
     """An import run ``user`` may see, else Http404."""
     return get_for_user(import_runs_for_user(user), pk=pk)

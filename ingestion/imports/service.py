@@ -9,7 +9,7 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import IO
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -28,7 +28,7 @@ def import_file(
     kind: str,
     source: Source,
     dry_run: bool = False,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     file_format: str = "simple",
     source_name: str | None = None,
     skip_unknown: bool = False,
@@ -77,7 +77,7 @@ def _import_file(
     kind: str,
     source: Source,
     dry_run: bool,
-    user: AbstractBaseUser | None,
+    user: User | None,
     file_format: str,
     source_name: str | None,
     skip_unknown: bool,
@@ -132,7 +132,7 @@ def _import_streamed(
     report: ImportReport,
     source_name: str | None,
     dry_run: bool,
-    user: AbstractBaseUser | None,
+    user: User | None,
     skip_unknown: bool,
     progress: Callable[[float], None] | None,
 ) -> ImportReport:
@@ -164,7 +164,7 @@ def _import_rows(
     report: ImportReport,
     *,
     write: bool,
-    user: AbstractBaseUser | None,
+    user: User | None,
     reason: str,
 ) -> None:
     for row in rows:

@@ -226,7 +226,7 @@ def parse_amount(value: str, *, decimal_comma: bool = False) -> Decimal | None:
         return None
     if abs(number) >= _MONEY_LIMIT:
         return None
-    if number.as_tuple().exponent < -MONEY_PLACES:  # type: ignore[operator]
+    if number.as_tuple().exponent < -MONEY_PLACES:  # type: ignore[operator]  # finite here: an int exponent
         number = number.quantize(_MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
     return number
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import enum
 import gc
 import hashlib
 import io
@@ -15,9 +16,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import IO, Any, Protocol
+from typing import IO, Any, Final, Protocol
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from core.bulk import in_chunks
@@ -134,7 +135,7 @@ class Sink(Protocol):
     def plan(self, report: ImportReport) -> None:
         """Number repeated references and fill created/updated/unchanged."""
 
-    def write(self, report: ImportReport, *, user: AbstractBaseUser | None, reason: str) -> None:
+    def write(self, report: ImportReport, *, user: User | None, reason: str) -> None:
         """Write (in the caller's transaction); fills created/updated/unchanged."""
 
     def close(self) -> None: ...
@@ -153,7 +154,7 @@ class _CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer) -> int:
         data = self._stream.read(len(buffer))
         if not data:
             return 0
@@ -194,7 +195,16 @@ def records(
 #: Distinct cell values remembered by the value caches of a scan (dates and
 #: amounts repeat heavily; the cap keeps a file of all-different values small).
 CACHE_MAX = 100_000
-_CACHE_MISS = object()
+
+
+class _Missing(enum.Enum):
+    """Not in a value cache (an enum member, so that ``is`` tells the type
+    checker the cached value is there)."""
+
+    MISS = enum.auto()
+
+
+_CACHE_MISS: Final = _Missing.MISS
 
 
 @dataclass

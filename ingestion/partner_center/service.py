@@ -8,7 +8,7 @@ import logging
 import time
 from typing import IO
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from ingestion.report import FileRejected, ImportReport, RowError
@@ -25,7 +25,7 @@ def revenue_import(
     report: ImportReport,
     dry_run: bool,
     skip_unknown: bool = False,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     progress: Progress | None = None,
     total_bytes: int | None = None,
 ) -> ImportReport:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection
 
 from ingestion.report import ImportReport
@@ -27,7 +27,7 @@ class _EngineSink:
     def plan(self, report: ImportReport) -> None:
         _fill(report, self._engine().plan(source=RevenueSource.IMPORT))
 
-    def write(self, report: ImportReport, *, user: AbstractBaseUser | None, reason: str) -> None:
+    def write(self, report: ImportReport, *, user: User | None, reason: str) -> None:
         result = self._engine().write(
             source=RevenueSource.IMPORT,
             user=user,
