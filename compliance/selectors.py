@@ -188,6 +188,9 @@ class RevenueTotals:
 
     usd: dict[int, Decimal] = field(default_factory=dict)
     missing: dict[int, set[tuple[str, datetime.date]]] = field(default_factory=dict)
+    #: the same sums over whole months inside the window, from the same scan
+    #: (``revenue_totals(..., inner=...)``; the outlook's pace months)
+    inner: RevenueTotals | None = None
 
     def add(
         self,
@@ -225,26 +228,50 @@ def _partner_filter_sql(partner_pks: set[int] | None, params: list) -> str:
     )
 
 
-def revenue_totals(window: rules.Window, partner_pks: set[int] | None = None) -> RevenueTotals:
+def revenue_totals(
+    window: rules.Window,
+    partner_pks: set[int] | None = None,
+    *,
+    inner: rules.Window | None = None,
+) -> RevenueTotals:
     """Sum every location's revenue in ``window``, converted to USD with the
     rate of each line's month. Lines without a rate are never counted as
-    zero: the location is reported in ``missing`` instead."""
+    zero: the location is reported in ``missing`` instead. With ``inner``
+    (whole calendar months inside ``window``) the same scan also sums those
+    months, in ``.inner``."""
+    if inner is not None and not (
+        window.start <= inner.start
+        and inner.end <= window.end
+        and inner.start.day == 1
+        and (inner.end + datetime.timedelta(days=1)).day == 1
+    ):
+        raise ValueError(f"{inner} is not a run of whole months inside {window}")
     if partner_pks is not None and not partner_pks:
-        return RevenueTotals()
+        return RevenueTotals(inner=RevenueTotals() if inner is not None else None)
     if connection.vendor == "postgresql":
-        return _revenue_totals_postgres(window, partner_pks)
-    return _revenue_totals_portable(window, partner_pks)
+        return _revenue_totals_postgres(window, partner_pks, inner)
+    return _revenue_totals_portable(window, partner_pks, inner)
 
 
-def _revenue_totals_postgres(window: rules.Window, partner_pks: set[int] | None) -> RevenueTotals:
+_USD = "CASE WHEN r.currency_id = 'USD' THEN r.amount ELSE r.amount * fx.usd_per_unit END"
+_NO_RATE = "r.currency_id <> 'USD' AND fx.usd_per_unit IS NULL"
+
+
+def _revenue_totals_postgres(
+    window: rules.Window, partner_pks: set[int] | None, inner: rules.Window | None
+) -> RevenueTotals:
     # Exact numeric arithmetic in the database; one row per location.
-    params: list = [window.start, window.end]
+    params: list = []
+    if inner is not None:
+        # Its missing rates are among the window's (named below).
+        columns = f"SUM({_USD}) FILTER (WHERE r.revenue_date BETWEEN %s AND %s)"
+        params += [inner.start, inner.end]
+    else:
+        columns = "NULL"
+    params += [window.start, window.end]
     extra = _partner_filter_sql(partner_pks, params)
     sql = f"""
-        SELECT r.location_id,
-               SUM(CASE WHEN r.currency_id = 'USD' THEN r.amount
-                        ELSE r.amount * fx.usd_per_unit END),
-               COUNT(*) FILTER (WHERE r.currency_id <> 'USD' AND fx.usd_per_unit IS NULL)
+        SELECT r.location_id, SUM({_USD}), COUNT(*) FILTER (WHERE {_NO_RATE}), {columns}
           FROM partners_revenuerecord r
           LEFT JOIN partners_exchangerate fx
             ON fx.currency_id = r.currency_id
@@ -252,13 +279,15 @@ def _revenue_totals_postgres(window: rules.Window, partner_pks: set[int] | None)
          WHERE r.revenue_date BETWEEN %s AND %s{extra}
          GROUP BY r.location_id
     """
-    totals = RevenueTotals()
+    totals = RevenueTotals(inner=RevenueTotals() if inner is not None else None)
     any_missing = False
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for location_pk, usd, missing in cursor.fetchall():
+        for location_pk, usd, missing, inner_usd in cursor.fetchall():
             totals.usd[location_pk] = usd if usd is not None else Decimal(0)
             any_missing = any_missing or missing > 0
+            if totals.inner is not None:
+                totals.inner.usd[location_pk] = inner_usd if inner_usd is not None else Decimal(0)
         if any_missing:
             params = [window.start, window.end]
             extra = _partner_filter_sql(partner_pks, params)
@@ -277,10 +306,14 @@ def _revenue_totals_postgres(window: rules.Window, partner_pks: set[int] | None)
             )
             for location_pk, currency, month in cursor.fetchall():
                 totals.missing.setdefault(location_pk, set()).add((currency, month))
+                if totals.inner is not None and inner is not None and month in inner:
+                    totals.inner.missing.setdefault(location_pk, set()).add((currency, month))
     return totals
 
 
-def _revenue_totals_portable(window: rules.Window, partner_pks: set[int] | None) -> RevenueTotals:
+def _revenue_totals_portable(
+    window: rules.Window, partner_pks: set[int] | None, inner: rules.Window | None
+) -> RevenueTotals:
     # SQLite has no exact decimal type: sum integer micro-units per
     # (location, currency, month) in SQL, convert with Decimal in Python.
     params: list = [window.start.isoformat(), window.end.isoformat()]
@@ -298,12 +331,15 @@ def _revenue_totals_portable(window: rules.Window, partner_pks: set[int] | None)
             month__gte=window.start.replace(day=1), month__lte=window.end
         ).values_list("currency_id", "month", "usd_per_unit")
     }
-    totals = RevenueTotals()
+    totals = RevenueTotals(inner=RevenueTotals() if inner is not None else None)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for location_pk, currency, month_text, micro_units in cursor.fetchall():
             month = datetime.date.fromisoformat(f"{month_text}-01")
-            totals.add(location_pk, currency, month, Decimal(micro_units) * MICRO, rates)
+            amount = Decimal(micro_units) * MICRO
+            totals.add(location_pk, currency, month, amount, rates)
+            if totals.inner is not None and inner is not None and month in inner:
+                totals.inner.add(location_pk, currency, month, amount, rates)
     return totals
 
 
