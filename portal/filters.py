@@ -65,7 +65,6 @@ class PartnerFilter(django_filters.FilterSet):
         choices=OUTLOOK_CHOICES,
         method="filter_noop",
         empty_label=_("Any"),
-        help_text=_("At the deadline: the worst of the partner and its locations."),
     )
     billing_model = django_filters.ChoiceFilter(
         label=_("Billing model"), choices=BillingModel.choices, empty_label=_("Any")
