@@ -21,7 +21,15 @@ from compliance.services import evaluation_run
 from partners.models import Partner
 from tests.portal.test_german_pages import english_on, shown_text
 
-from .outlook_data import AS_OF, D, book, onboarded_for, outlook_world, product_example
+from .outlook_data import (
+    AS_OF,
+    D,
+    book,
+    onboarded_for,
+    outlook_world,
+    product_example,
+    reseller,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -96,6 +104,24 @@ def test_the_card_is_limited_and_links_the_whole_list(world):
     summary = dashboard_summary(partners=Partner.objects.all(), today=AS_OF, at_risk_limit=2)
     assert summary.compliant_short_total == 3
     assert [e.partner.partner_id for e in summary.compliant_short] == ["1000102", "1000101"]
+
+
+def test_a_long_card_shows_fifteen_and_links_all_of_them(client, staff, db):
+    for i in range(16):
+        _partner, location = reseller(str(1_000_200 + i), f"Kurz {i:02d}", onboarded_for(FEB))
+        product_example(location)
+    evaluation_run(as_of=AS_OF)
+    client.force_login(staff)
+    response = client.get(reverse("dashboard"))
+    summary = response.context["summary"]
+    assert (summary.compliant_short_total, len(summary.compliant_short)) == (16, 15)
+    card = response.text.split('id="compliant-short"')[1]
+    assert (
+        f'<a class="small" href="{reverse("partners:list")}?outlook=compliant_short">Show all 16</a>'
+        in card
+    )
+    listed = client.get(reverse("partners:list"), {"outlook": "compliant_short"})
+    assert listed.context["total"] == 16
 
 
 def test_the_card_without_anybody_short(client, staff, db):
