@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from decimal import Decimal
 
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpResponseBadRequest, StreamingHttpResponse
@@ -29,7 +28,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
 from compliance import selectors as compliance_selectors
 from compliance.models import Purpose
 from partners import selectors as partner_selectors
-from portal.exports import PARTNER_EXPORT_HEADER, csv_stream, partner_export_rows
+from portal.exports import PARTNER_EXPORT_HEADER, cents, csv_stream, partner_export_rows
 from portal.filters import PartnerFilter
 from portal.views.access import StaffRequiredMixin
 
@@ -38,7 +37,6 @@ from .filters import EvaluationFilter, RevenueFilter
 
 CHUNK_SIZE = 2000
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CENTS = Decimal("0.01")
 MPN_ID = re.compile(r"[0-9]{1,20}")
 
 Row = Sequence[object]
@@ -110,10 +108,6 @@ class InvalidFilter(Exception):
     pass
 
 
-def _money(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(CENTS)
-
-
 class PartnerExport(ExportView):
     """The partner list with the filters of the web list (portal.filters)."""
 
@@ -151,6 +145,12 @@ class EvaluationExport(ExportView):
         "unmet",
         "deadline",
         "days_to_deadline",
+        "secured_usd",
+        "rolling_off_usd",
+        "needed_usd",
+        "pace_usd",
+        "projected_usd",
+        "outlook",
         "explanation",
         "error",
     )
@@ -177,12 +177,18 @@ class EvaluationExport(ExportView):
                 e.policy.code,
                 e.purpose,
                 e.status,
-                _money(e.ttm_revenue_usd),
+                cents(e.ttm_revenue_usd),
                 e.threshold_usd,
-                _money(e.shortfall_usd),
+                cents(e.shortfall_usd),
                 "; ".join(e.unmet),
                 e.deadline,
                 e.days_to_deadline,
+                cents(e.secured_usd),
+                cents(e.rolling_off_usd),
+                cents(e.needed_usd),
+                cents(e.pace_usd),
+                cents(e.projected_usd),
+                e.outlook,
                 e.explanation,
                 e.error,
             )

@@ -11,6 +11,7 @@ from compliance.models import (
     CaseState,
     Evaluation,
     FollowUpCase,
+    Outlook,
     Purpose,
     Status,
     SubjectType,
@@ -117,6 +118,13 @@ class EvaluationFilter(django_filters.FilterSet):
     purpose = django_filters.ChoiceFilter(choices=Purpose.choices)
     partner = django_filters.CharFilter(field_name="partner__partner_id", help_text="Partner id.")
     subject_type = django_filters.ChoiceFilter(choices=SubjectType.choices)
+    outlook = django_filters.ChoiceFilter(
+        choices=Outlook.choices,
+        help_text=(
+            "Deadline outlook: what already counts for the deadline meets the "
+            "threshold (met), the pace reaches it (on_track) or not (short)."
+        ),
+    )
 
     class Meta:
         model = Evaluation
@@ -129,6 +137,7 @@ class EvaluationFilter(django_filters.FilterSet):
             "purpose",
             "partner",
             "subject_type",
+            "outlook",
         ]
 
 

@@ -331,11 +331,26 @@ class PartnerCurrent(models.Model):
     )
     evaluated_on = models.DateField(_("evaluated on"))
     worst_rank = models.SmallIntegerField(_("worst status rank"), null=True, blank=True)
+    #: the worst deadline outlook of that run (``compliance.selectors.OUTLOOK_RANKS``:
+    #: met < on track < short); None when no subject has one
+    worst_outlook_rank = models.SmallIntegerField(_("worst outlook rank"), null=True, blank=True)
+    #: some subject of that run is compliant today and short at its deadline
+    compliant_short = models.BooleanField(
+        _("compliant today, short at the deadline"), default=False
+    )
 
     class Meta:
         verbose_name = _("current evaluation date")
         verbose_name_plural = _("current evaluation dates")
-        indexes = [models.Index(fields=["worst_rank"], name="partnercurrent_worst_rank")]
+        indexes = [
+            models.Index(fields=["worst_rank"], name="partnercurrent_worst_rank"),
+            models.Index(fields=["worst_outlook_rank"], name="partnercurrent_outlook_rank"),
+            models.Index(
+                fields=["partner"],
+                condition=Q(compliant_short=True),
+                name="partnercurrent_compliant_short",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.partner_id}: {self.evaluated_on}"

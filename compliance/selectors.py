@@ -20,6 +20,7 @@ from django.db.models import (
     BigIntegerField,
     Case,
     Count,
+    Exists,
     F,
     IntegerField,
     Max,
@@ -57,6 +58,7 @@ from .models import (
     PolicyRequirement,
     Purpose,
 )
+from .rules import outlook as outlook_rules
 
 MICRO = Decimal("0.000001")
 T = TypeVar("T")
@@ -513,6 +515,19 @@ DISPLAY_RANKS = {
     rules.ERROR: 4,
 }
 STATUS_BY_DISPLAY_RANK = {rank: status for status, rank in DISPLAY_RANKS.items()}
+#: Deadline outlooks (PRODUCT 4.9), worst last: "the worst outlook of a
+#: partner" is short when any of its subjects is short.
+OUTLOOK_RANKS = {outlook_rules.MET: 0, outlook_rules.ON_TRACK: 1, outlook_rules.SHORT: 2}
+OUTLOOK_BY_RANK = {rank: outlook for outlook, rank in OUTLOOK_RANKS.items()}
+
+
+def outlook_rank() -> Case:
+    """An evaluation's ``OUTLOOK_RANKS`` rank in SQL (None: no outlook)."""
+    return Case(
+        *(When(outlook=outlook, then=Value(rank)) for outlook, rank in OUTLOOK_RANKS.items()),
+        default=Value(None),
+        output_field=IntegerField(),
+    )
 
 
 def worst_status(statuses: Iterable[str]) -> str | None:
@@ -547,13 +562,19 @@ def latest_evaluations(
 def partners_with_worst_status(
     partners: QuerySet[Partner], *, policy: Policy | None = None
 ) -> QuerySet[Partner]:
-    """Annotate ``latest_as_of`` and ``worst_rank`` (see ``DISPLAY_RANKS``):
-    the worst current compliance status over the partner and its locations,
-    for ``policy`` or over every policy (kept in ``PartnerCurrent``). Used to
-    filter and sort lists."""
+    """Annotate ``latest_as_of``, ``worst_rank`` (see ``DISPLAY_RANKS``): the
+    worst current compliance status over the partner and its locations,
+    ``worst_outlook_rank`` (see ``OUTLOOK_RANKS``): their worst deadline
+    outlook, and ``compliant_short``: some subject compliant today is short
+    at its deadline - for ``policy`` or over every policy (kept in
+    ``PartnerCurrent``). Used to filter and sort lists."""
     partners = partners.annotate(latest_as_of=F("current__evaluated_on"))
     if policy is None:
-        return partners.annotate(worst_rank=F("current__worst_rank"))
+        return partners.annotate(
+            worst_rank=F("current__worst_rank"),
+            worst_outlook_rank=F("current__worst_outlook_rank"),
+            compliant_short=F("current__compliant_short"),
+        )
     ranks = Case(
         *(When(status=status, then=Value(rank)) for status, rank in DISPLAY_RANKS.items()),
         default=Value(DISPLAY_RANKS[rules.ERROR]),
@@ -566,7 +587,18 @@ def partners_with_worst_status(
         policy=policy,
     )
     worst = current.annotate(rank=ranks).order_by("-rank").values("rank")[:1]
-    return partners.annotate(worst_rank=Subquery(worst))
+    worst_outlook = (
+        current.exclude(outlook="")
+        .annotate(rank=outlook_rank())
+        .order_by("-rank")
+        .values("rank")[:1]
+    )
+    short = current.filter(status=rules.COMPLIANT, outlook=outlook_rules.SHORT)
+    return partners.annotate(
+        worst_rank=Subquery(worst),
+        worst_outlook_rank=Subquery(worst_outlook),
+        compliant_short=Exists(short),
+    )
 
 
 @dataclass
@@ -606,6 +638,28 @@ class PartnerState:
     def next_deadline(self) -> datetime.date | None:
         days = [e.deadline for e in self.compliance if e.deadline is not None]
         return min(days) if days else None
+
+    @property
+    def outlook_evaluation(self) -> Evaluation | None:
+        """The subject whose deadline outlook matters most (PRODUCT 4.9): the
+        worst outlook, then the nearest deadline, then the largest need;
+        None when no subject has an outlook."""
+        rated = [e for e in self.compliance if e.outlook in OUTLOOK_RANKS]
+        if not rated:
+            return None
+        return min(
+            rated,
+            key=lambda e: (
+                -OUTLOOK_RANKS[e.outlook],
+                e.deadline or datetime.date.max,
+                -(e.needed_usd or 0),
+            ),
+        )
+
+    @property
+    def worst_outlook(self) -> str | None:
+        worst = self.outlook_evaluation
+        return worst.outlook if worst else None
 
 
 def partner_states(partners: QuerySet[Partner]) -> dict[int, PartnerState]:
@@ -685,78 +739,6 @@ def monthly_revenue_usd(
     return [MonthRevenue(m, usd[m], tuple(sorted(missing.get(m, ())))) for m in month_list]
 
 
-@dataclass
-class DashboardSummary:
-    today: datetime.date
-    partner_count: int
-    #: [(policy, {status: count}, total)] for the policies with current rows
-    counts: list[tuple[Policy, dict[str, int], int]]
-    deadlines_30: int
-    deadlines_90: int
-    at_risk_30: int
-    at_risk_90: int
-    at_risk: list  # Evaluations, most urgent first
-    at_risk_total: int
-    revenue: list[MonthRevenue]
-    last_run: JobRun | None
-
-
-def dashboard_summary(
-    *, partners: QuerySet[Partner], today: datetime.date, at_risk_limit: int = 15
-) -> DashboardSummary:
-    """Everything the account-manager dashboard shows, in a fixed number of
-    queries (eight)."""
-    partner_count = partners.order_by().count()
-    current = current_evaluations(partners)
-    rows = (
-        current.order_by()
-        .values("policy_id", "status")
-        .annotate(n=Count("id"))
-        .values_list("policy_id", "status", "n")
-    )
-    per_policy: dict[int, dict[str, int]] = defaultdict(dict)
-    for policy_pk, status, n in rows:
-        per_policy[policy_pk][status] = n
-    policies = {p.pk: p for p in Policy.objects.filter(pk__in=list(per_policy))}
-    counts = [
-        (policies[pk], statuses, sum(statuses.values()))
-        for pk, statuses in per_policy.items()
-        if pk in policies
-    ]
-    counts.sort(key=lambda item: (item[0].effective_from, item[0].code))
-    in_30, in_90 = today + datetime.timedelta(days=30), today + datetime.timedelta(days=90)
-    open_statuses = [rules.AT_RISK, rules.NON_COMPLIANT, rules.COMPLIANT, rules.ERROR]
-    upcoming = current.filter(
-        deadline__gte=today, deadline__lte=in_90, status__in=open_statuses
-    ).aggregate(
-        d30=Count("id", filter=Q(deadline__lte=in_30)),
-        d90=Count("id"),
-        r30=Count("id", filter=Q(deadline__lte=in_30, status=rules.AT_RISK)),
-        r90=Count("id", filter=Q(status=rules.AT_RISK)),
-    )
-    at_risk = list(
-        current.filter(status=rules.AT_RISK)
-        .select_related("partner", "location", "policy")
-        .order_by(F("deadline").asc(nulls_last=True), F("shortfall_usd").desc(nulls_last=True))[
-            :at_risk_limit
-        ]
-    )
-    at_risk_total = sum(statuses.get(rules.AT_RISK, 0) for _p, statuses, _t in counts)
-    return DashboardSummary(
-        today=today,
-        partner_count=partner_count,
-        counts=counts,
-        deadlines_30=upcoming["d30"] or 0,
-        deadlines_90=upcoming["d90"] or 0,
-        at_risk_30=upcoming["r30"] or 0,
-        at_risk_90=upcoming["r90"] or 0,
-        at_risk=at_risk,
-        at_risk_total=at_risk_total,
-        revenue=monthly_revenue_usd(today=today, partners=partners),
-        last_run=last_job_run(),
-    )
-
-
 EVALUATIONS_VERSION = "evaluations"
 EVALUATION_CACHE_SECONDS = 600
 
@@ -782,18 +764,6 @@ def cached_by_evaluations(key: str, compute: Callable[[], T]) -> T:
         except Exception:
             logger.warning("page cache unavailable; %s not stored", key, exc_info=True)
     return value
-
-
-def staff_dashboard(
-    *, partners: QuerySet[Partner], today: datetime.date, scope: str
-) -> DashboardSummary:
-    """``dashboard_summary`` through the cache. ``scope`` names the partner
-    set: "all" (every staff user sees every partner: one shared entry) or
-    "mine-<user pk>"."""
-    return cached_by_evaluations(
-        f"dashboard:{scope}:{today.isoformat()}",
-        lambda: dashboard_summary(partners=partners, today=today),
-    )
 
 
 def last_job_run(job: str = "evaluate_all") -> JobRun | None:

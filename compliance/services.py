@@ -520,22 +520,40 @@ def _write_evaluations(outputs: list[EvaluationOutput], as_of: datetime.date, pa
 
 def _write_current(outputs: list[EvaluationOutput], as_of: datetime.date) -> None:
     """Point each evaluated partner at this run (``PartnerCurrent``) with the
-    worst compliance status of the run; one statement, changed rows only."""
-    ranks = selectors.DISPLAY_RANKS
-    worst: dict[int, int | None] = {}
+    worst compliance status of the run, its worst deadline outlook and
+    whether some subject is compliant today but short at its deadline (for
+    the lists' filters and sorts); one statement, changed rows only."""
+    ranks, outlook_ranks = selectors.DISPLAY_RANKS, selectors.OUTLOOK_RANKS
+    current: dict[int, dict] = {}
     for output in outputs:
         pk = output.subject.partner_pk
-        rank = worst.get(pk)
-        if output.purpose == Purpose.COMPLIANCE:
-            new = ranks.get(output.result.status, ranks["error"])
-            worst[pk] = new if rank is None else max(rank, new)
-        elif pk not in worst:
-            worst[pk] = None
+        row = current.setdefault(
+            pk,
+            {
+                "partner": pk,
+                "evaluated_on": as_of,
+                "worst_rank": None,
+                "worst_outlook_rank": None,
+                "compliant_short": False,
+            },
+        )
+        if output.purpose != Purpose.COMPLIANCE:
+            continue
+        status = output.result.status
+        new = ranks.get(status, ranks["error"])
+        row["worst_rank"] = new if row["worst_rank"] is None else max(row["worst_rank"], new)
+        outlook = output.outlook.outlook if output.outlook else ""
+        if outlook:
+            rank = outlook_ranks[outlook]
+            worst = row["worst_outlook_rank"]
+            row["worst_outlook_rank"] = rank if worst is None else max(worst, rank)
+            if status == rules.COMPLIANT and outlook == outlook_rules.SHORT:
+                row["compliant_short"] = True
     upsert(
         PartnerCurrent,
-        [{"partner": pk, "evaluated_on": as_of, "worst_rank": r} for pk, r in worst.items()],
+        list(current.values()),
         unique_fields=("partner",),
-        update_fields=("evaluated_on", "worst_rank"),
+        update_fields=("evaluated_on", "worst_rank", "worst_outlook_rank", "compliant_short"),
         only_if='{table}."evaluated_on" <= EXCLUDED."evaluated_on"',  # a past day stays history
     )
 

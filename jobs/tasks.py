@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from compliance import selectors, services
+from compliance import dashboard, services
 from notifications.tasks import plan_reminders_after_commit
 from partners.models import Partner
 
@@ -69,7 +69,7 @@ def _warm_dashboard() -> None:
     after the night does not wait for the aggregates (with a shared cache,
     i.e. Redis). A failure here never fails the run."""
     try:
-        selectors.staff_dashboard(
+        dashboard.staff_dashboard(
             partners=Partner.objects.all(), today=timezone.localdate(), scope="all"
         )
     except Exception:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import datetime
 from collections.abc import Iterable, Iterator, Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import QuerySet
 
@@ -29,7 +29,23 @@ PARTNER_EXPORT_HEADER = (
     "statuses_by_policy",
     "ttm_revenue_usd",
     "next_deadline",
+    # the deadline outlook (PRODUCT 4.9) of the subject it matters most for:
+    # the worst outlook, then the nearest deadline, then the largest need
+    "outlook",
+    "outlook_subject_id",
+    "outlook_policy",
+    "outlook_deadline",
+    "secured_usd",
+    "rolling_off_usd",
+    "needed_usd",
+    "pace_usd",
+    "projected_usd",
 )
+
+
+def cents(value: Decimal | None) -> Decimal | None:
+    """An exact amount rounded half-up to cents for a file (None stays None)."""
+    return None if value is None else value.quantize(CENTS, rounding=ROUND_HALF_UP)
 
 
 def csv_safe(value) -> object:
@@ -85,7 +101,7 @@ def _partner_batch(batch: list[Partner]) -> Iterator[Row]:
     for partner in batch:
         state = states.get(partner.pk, empty)
         manager = partner.account_manager
-        ttm = state.ttm_revenue_usd
+        outlook = state.outlook_evaluation
         yield (
             partner.partner_id,
             partner.name,
@@ -96,6 +112,21 @@ def _partner_batch(batch: list[Partner]) -> Iterator[Row]:
             partner.onboarded_on,
             state.worst or "",
             "; ".join(f"{p.code}={s}" for p, s in state.by_policy),
-            None if ttm is None else ttm.quantize(CENTS),
+            cents(state.ttm_revenue_usd),
             state.next_deadline,
+            *(
+                (
+                    outlook.outlook,
+                    outlook.subject_id,
+                    outlook.policy.code,
+                    outlook.deadline,
+                    cents(outlook.secured_usd),
+                    cents(outlook.rolling_off_usd),
+                    cents(outlook.needed_usd),
+                    cents(outlook.pace_usd),
+                    cents(outlook.projected_usd),
+                )
+                if outlook
+                else ("", "", "", None, None, None, None, None, None)
+            ),
         )

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from compliance.models import Policy, Status
-from compliance.selectors import DISPLAY_RANKS, partners_with_worst_status
+from compliance.models import Outlook, Policy, Status
+from compliance.selectors import DISPLAY_RANKS, OUTLOOK_RANKS, partners_with_worst_status
 from partners.models import BillingModel, Location, Partner, PartnerStatus
 
 from .forms import UserChoiceField, staff_users
@@ -17,6 +17,32 @@ from .forms import UserChoiceField, staff_users
 
 class StaffUserFilter(django_filters.ModelChoiceFilter):
     field_class = UserChoiceField
+
+
+#: The outlook filter: the partner's worst deadline outlook (PRODUCT 4.9) over
+#: itself and its locations, or "some subject compliant today is short".
+COMPLIANT_SHORT = "compliant_short"
+OUTLOOK_CHOICES = [
+    (Outlook.SHORT, Outlook.SHORT.label),
+    (COMPLIANT_SHORT, _("Compliant today, short at the deadline")),
+    (Outlook.ON_TRACK, Outlook.ON_TRACK.label),
+    (Outlook.MET, Outlook.MET.label),
+]
+#: Sorted with the partners without an outlook last, in either direction and
+#: on every database.
+NULLS_LAST = {"worst_outlook_rank"}
+
+
+class PartnerOrderingFilter(django_filters.OrderingFilter):
+    def get_ordering_value(self, param):
+        value = super().get_ordering_value(param)
+        name = value.lstrip("-")
+        if name in NULLS_LAST:
+            field = F(name)
+            return (
+                field.desc(nulls_last=True) if value.startswith("-") else field.asc(nulls_last=True)
+            )
+        return value
 
 
 class PartnerFilter(django_filters.FilterSet):
@@ -31,6 +57,12 @@ class PartnerFilter(django_filters.FilterSet):
     policy = django_filters.ModelChoiceFilter(
         label=_("Policy"),
         queryset=Policy.objects.order_by("effective_from", "code"),
+        method="filter_noop",
+        empty_label=_("Any"),
+    )
+    outlook = django_filters.ChoiceFilter(
+        label=_("Outlook"),
+        choices=OUTLOOK_CHOICES,
         method="filter_noop",
         empty_label=_("Any"),
     )
@@ -50,7 +82,7 @@ class PartnerFilter(django_filters.FilterSet):
     mine = django_filters.BooleanFilter(
         label=_("My partners only"), method="filter_mine", widget=forms.CheckboxInput
     )
-    sort = django_filters.OrderingFilter(
+    sort = PartnerOrderingFilter(
         label=_("Sort by"),
         fields=(
             ("name", "name"),
@@ -60,6 +92,7 @@ class PartnerFilter(django_filters.FilterSet):
             ("account_manager__username", "account_manager"),
             ("onboarded_on", "onboarded_on"),
             ("worst_rank", "status"),
+            ("worst_outlook_rank", "outlook"),
         ),
         field_labels={
             "name": _("Name"),
@@ -69,12 +102,21 @@ class PartnerFilter(django_filters.FilterSet):
             "account_manager__username": _("Account manager"),
             "onboarded_on": _("Onboarding date"),
             "worst_rank": _("Status"),
+            "worst_outlook_rank": _("Outlook"),
         },
     )
 
     class Meta:
         model = Partner
-        fields = ["q", "status", "policy", "billing_model", "country", "account_manager"]
+        fields = [
+            "q",
+            "status",
+            "policy",
+            "outlook",
+            "billing_model",
+            "country",
+            "account_manager",
+        ]
 
     def __init__(self, *args, user=None, **kwargs):
         self.user = user
@@ -102,9 +144,15 @@ class PartnerFilter(django_filters.FilterSet):
     def filter_queryset(self, queryset: QuerySet[Partner]) -> QuerySet[Partner]:
         data = self.form.cleaned_data
         policy, status = data.get("policy"), data.get("status")
-        # The worst current status of the partner and its locations, for the
-        # chosen policy or over all policies; annotated for sorting as well.
+        # The worst current status and outlook of the partner and its
+        # locations, for the chosen policy or over all policies; annotated
+        # for sorting as well.
         queryset = partners_with_worst_status(queryset, policy=policy)
+        outlook = data.get("outlook")
+        if outlook == COMPLIANT_SHORT:
+            queryset = queryset.filter(compliant_short=True)
+        elif outlook:
+            queryset = queryset.filter(worst_outlook_rank=OUTLOOK_RANKS[outlook])
         if status:
             queryset = queryset.filter(worst_rank=DISPLAY_RANKS[status])
         elif policy is not None:

@@ -15,7 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from compliance import rules
-from compliance.models import RequirementCode, Status
+from compliance.models import Outlook, RequirementCode, Status
 
 register = template.Library()
 
@@ -60,6 +60,32 @@ def status_badge(status: str | None, label: str = "") -> str:
         STATUS_CLASSES.get(status, "text-bg-secondary"),
         STATUS_ICONS.get(status, "bi-question-circle"),
         text,
+    )
+
+
+OUTLOOK_CLASSES = {
+    "met": "text-bg-success",
+    "on_track": "text-bg-info",
+    "short": "text-bg-danger",
+}
+OUTLOOK_ICONS = {
+    "met": "bi-check2-all",
+    "on_track": "bi-graph-up-arrow",
+    "short": "bi-graph-down-arrow",
+}
+
+
+@register.simple_tag
+def outlook_badge(outlook: str | None) -> str:
+    """The deadline outlook (PRODUCT 4.9) as a badge with an icon and its
+    word (readable without colour); a dash when there is none."""
+    if outlook not in Outlook.values:
+        return DASH
+    return format_html(
+        '<span class="badge {}"><i class="bi {}" aria-hidden="true"></i> {}</span>',
+        OUTLOOK_CLASSES[outlook],
+        OUTLOOK_ICONS[outlook],
+        Outlook(outlook).label,
     )
 
 

@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
 
-from compliance import selectors as compliance_selectors
+from compliance import dashboard as compliance_dashboard
 from partners.selectors import (
     locations_for_partner,
     notifications_for_partner,
@@ -69,7 +69,12 @@ class DashboardView(LoginRequiredMixin, TemplateView):
         if mine:
             partners = partners.filter(account_manager=self.request.user)
         scope = f"mine-{self.request.user.pk}" if mine else "all"
-        summary = compliance_selectors.staff_dashboard(partners=partners, today=today, scope=scope)
+        summary = compliance_dashboard.staff_dashboard(
+            partners=partners,
+            today=today,
+            scope=scope,
+            at_risk_sort=self.request.GET.get("risk_sort", ""),
+        )
         return {
             "mine": mine,
             "summary": summary,

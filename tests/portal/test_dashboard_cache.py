@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from compliance import selectors
+from compliance import dashboard
 from compliance.services import evaluation_run
 from partners import services as ps
 from tests.factories import StaffUserFactory
@@ -48,7 +48,7 @@ def test_a_new_run_shows_at_once(
     with django_capture_on_commit_callbacks(execute=True):  # the version rises after commit
         evaluation_run(as_of=today, partner_pks={own_partner.pk})
     after = client.get(reverse("dashboard")).context["summary"]
-    fresh = selectors.dashboard_summary(partners=own_partner.__class__.objects.all(), today=today)
+    fresh = dashboard.dashboard_summary(partners=own_partner.__class__.objects.all(), today=today)
     assert [c[1] for c in after.counts] == [c[1] for c in fresh.counts]
     assert [c[1] for c in after.counts] != [c[1] for c in before.counts]
 

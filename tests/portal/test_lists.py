@@ -8,10 +8,12 @@ import io
 import pytest
 from django.urls import reverse
 
+from compliance.services import evaluation_run
 from partners import services as ps
 from partners.models import Partner
 from portal.exports import csv_safe
 
+from . import outlook_data
 from .conftest import build_portfolio
 
 pytestmark = pytest.mark.django_db
@@ -20,10 +22,15 @@ pytestmark = pytest.mark.django_db
 # and for 300 partners. (The CSV export reads partners in chunks of 2,000:
 # a few more queries per further 2,000.)
 BUDGETS = {
-    "dashboard": 11,
+    # + 1 for the card "compliant today, short at the deadline"; each order
+    # of the at-risk list costs the same
+    "dashboard": 12,
+    "dashboard_by_need": 12,
+    "dashboard_by_outlook": 12,
     "partner_dashboard": 12,
     "list": 9,
     "list_filtered": 9,
+    "list_outlook": 9,
     "export": 5,
     "direct_bill_ready": 4,
     # 18 + the change history of revenue, follow-up cases and deadline
@@ -37,15 +44,31 @@ BUDGETS = {
 
 @pytest.fixture(params=[3, 300], ids=["3-partners", "300-partners"])
 def portfolio(request, staff, today):
-    return build_portfolio(request.param, staff, today)
+    partners = build_portfolio(request.param, staff, today)
+    # and some the dashboard's at-risk list and its card "compliant today,
+    # short at the deadline" show (PRODUCT 4.9), so that the budgets cover rows
+    deadline = outlook_data.next_deadline_in_two_months(today)
+    for i in range(4):
+        _partner, location = outlook_data.reseller(
+            str(5_000_000 + i), f"Outlook {i} GmbH", outlook_data.onboarded_for(deadline), staff
+        )
+        if i % 2:
+            outlook_data.at_risk_today(location, today)
+        else:
+            outlook_data.compliant_short_today(location, today)
+    evaluation_run(as_of=today)
+    return partners
 
 
 def _pages(partner):
     pid = partner.partner_id
     return {
         "dashboard": reverse("dashboard"),
+        "dashboard_by_need": reverse("dashboard") + "?risk_sort=needed",
+        "dashboard_by_outlook": reverse("dashboard") + "?risk_sort=outlook",
         "list": reverse("partners:list"),
         "list_filtered": reverse("partners:list") + "?q=Portfolio&country=DE&mine=on&sort=-status",
+        "list_outlook": reverse("partners:list") + "?outlook=compliant_short&sort=-outlook",
         "export": reverse("partners:export"),
         "direct_bill_ready": reverse("partners:direct-bill-ready"),
         "detail": reverse("partners:detail", args=[pid]),
@@ -66,6 +89,9 @@ def test_query_budgets_for_staff(client, staff, portfolio, django_assert_max_num
         assert response.status_code == 200, name
         if name.startswith("list"):
             assert response.context["rows"], name  # the budget covers rows
+        if name.startswith("dashboard"):
+            summary = response.context["summary"]
+            assert summary.at_risk and summary.compliant_short, name
 
 
 def test_query_budget_for_the_partner_dashboard(client, portfolio, django_assert_max_num_queries):
