@@ -4,6 +4,7 @@ email of a recorded notification as it was (or will be) sent."""
 from __future__ import annotations
 
 from django.http import Http404, HttpResponse
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -29,15 +30,20 @@ class EmailPreviewIndexView(StaffRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
+        labels = dict(Kind.choices)
         rows = []
-        for kind, label in Kind.choices:
+        for key, kind, case in content.PREVIEWS:
+            label = str(labels[kind])
+            if case == content.SHORT:
+                label = _("%(kind)s: compliant today, short at the deadline") % {"kind": label}
             for language, language_label in Language.choices:
-                deadline, offset, facts = content.sample_facts(kind, language)
+                deadline, offset, facts = content.sample_facts(kind, language, case)
                 rendered = content.render(
                     kind=kind, language=language, deadline=deadline, offset=offset, facts=facts
                 )
                 rows.append(
                     {
+                        "key": key,
                         "kind": kind,
                         "kind_label": label,
                         "language": language,
@@ -51,9 +57,13 @@ class EmailPreviewIndexView(StaffRequiredMixin, TemplateView):
 
 class EmailPreviewView(StaffRequiredMixin, View):
     def get(self, request, kind: str, language: str):
-        if kind not in Kind.values or language not in Language.values:
+        # ``kind`` is a preview key: a kind, or a kind and a case
+        # ("reminder-short": compliant today, short at the deadline).
+        found = content.preview(kind)
+        if found is None or language not in Language.values:
             raise Http404("no such email template")
-        deadline, offset, facts = content.sample_facts(kind, language)
+        kind, case = found
+        deadline, offset, facts = content.sample_facts(kind, language, case)
         rendered = content.render(
             kind=kind, language=language, deadline=deadline, offset=offset, facts=facts
         )
