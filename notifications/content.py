@@ -83,7 +83,7 @@ def _missing(facts: dict[str, Any], language: str, deadline: datetime.date) -> l
                     "shortfall": shortfall,
                     "threshold": threshold,
                 }
-            if outlook and outlook["needed_value"] > 0:
+            if outlook and outlook["known"] and outlook["needed_value"] > 0:
                 # What the deadline judges, not today's gap (PRODUCT 4.9).
                 todo = _revenue_todo(outlook)
             else:
