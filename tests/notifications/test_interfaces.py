@@ -99,6 +99,15 @@ def test_preview_index_lists_the_short_case(staff_client):
     assert "Frist 01.02.2026 aber zu wenig (noch 73 Tage)" in page
 
 
+def test_only_the_email_itself_may_use_inline_styles(staff_client):
+    """An email's HTML carries its styles inline, as mail clients need."""
+    email = staff_client.get("/notifications/preview/reminder-short/en/")
+    index = staff_client.get("/notifications/preview/")
+    assert "style-src 'self' 'unsafe-inline'" in email["Content-Security-Policy"]
+    assert "script-src 'self';" in email["Content-Security-Policy"]
+    assert "unsafe-inline" not in index["Content-Security-Policy"]
+
+
 def test_previews_are_staff_only(client):
     url = "/notifications/preview/reminder/en/"
     assert client.get(url).status_code == 302  # to the login page
