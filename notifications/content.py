@@ -83,9 +83,15 @@ def _missing(facts: dict[str, Any], language: str, deadline: datetime.date) -> l
                     "shortfall": shortfall,
                     "threshold": threshold,
                 }
-            if outlook and outlook["known"] and outlook["needed_value"] > 0:
+            if outlook and outlook["known"]:
                 # What the deadline judges, not today's gap (PRODUCT 4.9).
-                todo = _revenue_todo(outlook)
+                if outlook["needed_value"] > 0:
+                    todo = _revenue_todo(outlook)
+                else:
+                    todo = _(
+                        "No more revenue is needed for the deadline: what is already booked "
+                        "for it reaches %(threshold)s."
+                    ) % {"threshold": outlook["threshold"]}
             else:
                 todo = _(
                     "Book the missing %(shortfall)s in revenue before the deadline and make "

@@ -228,3 +228,20 @@ def test_unknown_outlook_says_so():
         kind=Kind.REMINDER, language="en", deadline=deadline, offset=offset, facts=facts
     )
     assert "The outlook for the deadline could not be computed" in rendered.text
+
+
+def test_revenue_booked_for_the_deadline_asks_for_no_more():
+    """At risk today (TTM short) while revenue already dated inside the
+    deadline's window reaches the threshold (outlook met): the to-do does
+    not ask for more revenue."""
+    deadline, offset, facts = content.sample_facts(Kind.REMINDER, "de")
+    facts.update(secured_usd="300000.00", rolling_off_usd="0", needed_usd="0", outlook="met")
+    rendered = content.render(
+        kind=Kind.REMINDER, language="de", deadline=deadline, offset=offset, facts=facts
+    )
+    assert "87.600,00 USD unter der Schwelle" in rendered.text  # today's gap, as it is
+    assert (
+        "Für die Frist ist kein weiterer Umsatz nötig: Der dafür bereits gebuchte Umsatz "
+        "erreicht 300.000,00 USD." in rendered.text
+    )
+    assert "Ausblick: erfüllt." in rendered.text and "Buchen Sie" not in rendered.text
