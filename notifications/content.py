@@ -222,13 +222,14 @@ def _outlook_lines(
     return lines
 
 
-def _short_why(outlook: dict[str, Any]) -> str:
+def _short_why(outlook: dict[str, Any], ttm: str) -> str:
     """Why a subject that is compliant today will miss the deadline."""
-    figures = outlook
-    if outlook["rolling_off"]:
+    figures = {**outlook, "ttm": ttm}
+    if outlook["rolling_off"] and ttm:
         text = _(
-            "By the deadline %(rolling_off)s of today's revenue will have rolled off: only "
-            "%(secured)s counts for it, and %(needed)s is still needed."
+            "Revenue in the last twelve months is %(ttm)s today, but by the deadline "
+            "%(rolling_off)s of it will have rolled off: only %(secured)s counts for it, and "
+            "%(needed)s is still needed."
         )
     else:
         text = _("Only %(secured)s counts for the deadline so far, and %(needed)s is still needed.")
@@ -271,8 +272,11 @@ def context(
         facts.get("status") == rules.COMPLIANT and outlook.get("code") == outlook_rules.SHORT
     )
     todo = [line["todo"] for line in missing]
-    if short_at_deadline and "revenue" not in facts.get("unmet", []):
-        todo.insert(0, _revenue_todo(outlook))
+    short_why = ""
+    if short_at_deadline:
+        short_why = _short_why(outlook, _money(ttm, language) if ttm is not None else "")
+        if "revenue" not in facts.get("unmet", []):
+            todo.insert(0, _revenue_todo(outlook))
     return {
         "kind": kind,
         "language": language,
@@ -295,7 +299,7 @@ def context(
         "outlook": outlook,
         "outlook_lines": _outlook_lines(facts, kind, language, deadline),
         "short_at_deadline": short_at_deadline,
-        "short_why": _short_why(outlook) if short_at_deadline else "",
+        "short_why": short_why,
         "details": details.get(language, ""),
         "account_manager": facts.get("account_manager_name", ""),
         "account_manager_email": facts.get("account_manager_email", ""),

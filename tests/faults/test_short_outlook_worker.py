@@ -99,7 +99,7 @@ def test_compliant_but_short_subject_gets_one_email_per_offset_over_real_smtp(
     assert "30 days left to meet" in subjects[0]
     first = next(r for r in smtp.received if "(73 days left)" in str(r.message["Subject"]))
     text = first.part("text/plain")
-    assert "USD 700.00 of today's revenue will have rolled off" in text
+    assert "USD 1,250.00 today, but by the deadline USD 700.00 of it will have rolled off" in text
     assert "Already counts for the deadline: USD 550.00." in text
     assert "Still needed by the deadline: USD 450.00 of USD 1,000.00." in text
     assert "Outlook: short." in text

@@ -134,7 +134,7 @@ def test_german_contact_gets_the_short_reminder_in_german(manager, run_day):
         "(2024) heute erfüllt, zur Frist 01.02.2026 aber zu wenig (noch 73 Tage)"
     )
     for text in (message.body, html):
-        assert "Bis zur Frist fallen 700,00 USD des heutigen Umsatzes heraus" in text
+        assert "doch bis zur Frist fallen 700,00 USD davon heraus" in text
         assert "Zählt bereits für die Frist: 550,00 USD." in text
         assert "Bis zur Frist fehlen noch: 450,00 USD von 1.000,00 USD." in text
         assert "(2,00 USD am Tag): 696,00 USD zur Frist." in text
@@ -179,8 +179,9 @@ def test_short_reminder_states_the_example_figures():
             "73 days from now." in text
         )
         assert (
-            "By the deadline USD 700.00 of today's revenue will have rolled off: only "
-            "USD 550.00 counts for it, and USD 450.00 is still needed." in text
+            "Revenue in the last twelve months is USD 1,250.00 today, but by the deadline "
+            "USD 700.00 of it will have rolled off: only USD 550.00 counts for it, and "
+            "USD 450.00 is still needed." in text
         )
         assert "Already counts for the deadline: USD 550.00." in text
         assert "Rolls off before the deadline: USD 700.00" in text
