@@ -10,7 +10,15 @@ from collections.abc import Iterable
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
-from compliance.models import DeadlineOutcome, Evaluation, OutcomeResult, Policy, Purpose, Status
+from compliance.models import (
+    DeadlineOutcome,
+    Evaluation,
+    OutcomeResult,
+    Outlook,
+    Policy,
+    Purpose,
+    Status,
+)
 from partners.models import Contact
 from partners.selectors import for_visible_partners, get_for_user
 
@@ -25,20 +33,23 @@ def policies_with_requirements() -> dict[int, Policy]:
     return {p.pk: p for p in Policy.objects.prefetch_related("requirements")}
 
 
-def at_risk_evaluations(
+def reminder_evaluations(
     *, as_of: datetime.date, max_offsets: dict[int, int]
 ) -> QuerySet[Evaluation]:
-    """``at_risk`` compliance evaluations of ``as_of`` whose days to deadline
-    are at or below the largest reminder offset of their policy."""
+    """The compliance evaluations of ``as_of`` that want a reminder (PRODUCT
+    section 5): ``at_risk`` ones, and ``compliant`` ones whose deadline
+    outlook is ``short`` (they pass today but, at their pace, will miss the
+    deadline); only those whose days to deadline are at or below the largest
+    reminder offset of their policy."""
     crossed = Q(pk__in=[])
     for policy_pk, max_offset in max_offsets.items():
         crossed |= Q(policy_id=policy_pk, days_to_deadline__lte=max_offset)
     return (
         Evaluation.objects.filter(
             crossed,
+            Q(status=Status.AT_RISK) | Q(status=Status.COMPLIANT, outlook=Outlook.SHORT),
             as_of=as_of,
             purpose=Purpose.COMPLIANCE,
-            status=Status.AT_RISK,
             deadline__isnull=False,
             days_to_deadline__isnull=False,
         )

@@ -30,7 +30,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from compliance.models import DeadlineOutcome, Evaluation, Policy
+from compliance.models import DeadlineOutcome, Evaluation, Policy, Status
 from core.bulk import upsert
 
 from . import content, selectors
@@ -126,17 +126,16 @@ class _Planner:
         max_offsets = {
             pk: max(p.reminder_offsets) for pk, p in self.policies.items() if p.reminder_offsets
         }
-        self.at_risk = list(
-            selectors.at_risk_evaluations(as_of=self.as_of, max_offsets=max_offsets)
-        )
+        # at_risk, and compliant but short at the deadline (PRODUCT section 5)
+        self.due = list(selectors.reminder_evaluations(as_of=self.as_of, max_offsets=max_offsets))
         self.back = list(selectors.back_on_track_evaluations(as_of=self.as_of))
         self.missed = list(selectors.missed_outcomes(as_of=self.as_of, lookback=MISSED_LOOKBACK))
         self.existing = selectors.existing_keys(
-            deadlines={e.deadline for e in self.at_risk + self.back if e.deadline is not None}
+            deadlines={e.deadline for e in self.due + self.back if e.deadline is not None}
             | {o.deadline for o in self.missed}
         )
         self.contacts = selectors.notice_contacts(
-            partner_pks={e.partner_id for e in self.at_risk + self.back}
+            partner_pks={e.partner_id for e in self.due + self.back}
             | {o.partner_id for o in self.missed}
         )
 
@@ -187,6 +186,14 @@ class _Planner:
             "threshold_usd": _dec(e.threshold_usd),
             "shortfall_usd": _dec(e.shortfall_usd),
             "unmet": list(e.unmet),
+            "status": e.status,
+            # The deadline outlook (PRODUCT 4.9); null without one.
+            "secured_usd": _dec(e.secured_usd),
+            "rolling_off_usd": _dec(e.rolling_off_usd),
+            "needed_usd": _dec(e.needed_usd),
+            "pace_usd": _dec(e.pace_usd),
+            "projected_usd": _dec(e.projected_usd),
+            "outlook": e.outlook,
             "explanation": {"en": e.explanation, "de": e.explanation_de},
         }
 
@@ -204,6 +211,13 @@ class _Planner:
             "threshold_usd": threshold,
             "shortfall_usd": _dec(shortfall),
             "unmet": list(o.unmet),
+            "status": Status.NON_COMPLIANT,
+            # On the deadline the deadline's window is the TTM window: what
+            # was secured is the TTM of that day, what was needed its gap.
+            # There is nothing left to project.
+            "secured_usd": _dec(o.ttm_revenue_usd) if threshold is not None else None,
+            "needed_usd": _dec(shortfall),
+            "outlook": "",
             # The outcome keeps its explanation in English only.
             "explanation": {"en": o.explanation},
         }
@@ -288,7 +302,11 @@ class _Planner:
 
     # -- decisions
     def reminders(self) -> None:
-        for e in self.at_risk:
+        # One key for both situations (kind reminder / no-contact warning,
+        # offset): a subject that moves between compliant-but-short and
+        # at_risk within an offset gets that offset's reminder once
+        # (docs/decisions/0009-reminders-for-short-outlooks.md).
+        for e in self.due:
             if e.deadline is None:  # never: the selector reads evaluations with a deadline
                 continue
             offsets = self.policies[e.policy_id].reminder_offsets or []

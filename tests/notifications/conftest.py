@@ -150,3 +150,54 @@ def smtp_server(settings):
 
 
 __all__ = ["DEADLINE", "Language", "direct_partner"]
+
+
+# --- compliant today, short at the deadline (PRODUCT 4.9's example) ---------------
+
+#: As of 2025-11-20 the location's deadline is 2026-02-01 (73 days); offsets
+#: of csp-indirect-reseller-2024: 90/60/30.
+SHORT_AS_OF = D(2025, 11, 20)
+SHORT_DEADLINE = D(2026, 2, 1)
+
+
+def short_location(
+    *,
+    manager=None,
+    partner_id: str = "3100001",
+    location_id: str = "8100001",
+    contacts: tuple[tuple[str, str, str], ...] = (("Eva Gruber", "eva@donau.example", "en"),),
+    extra: tuple[tuple[datetime.date, str], ...] = (),
+):
+    """A reseller location with PRODUCT 4.9's figures on 2025-11-20: TTM USD
+    1,250.00 (compliant), of which USD 700.00 (2024-12-15) is dated before
+    the deadline's window 2025-02-01..2026-01-31 and rolls off; secured USD
+    550.00; pace August-October USD 184.00 / 92 days = USD 2.00 a day;
+    projected USD 696.00: short. On 2025-12-15 the USD 700.00 leaves today's
+    window too and the location turns ``at_risk``. ``extra`` adds revenue
+    lines (date, USD)."""
+    from decimal import Decimal
+
+    partner = ps.partner_create(
+        partner_id=partner_id, name="Donau Cloud GmbH", country="AT",
+        onboarded_on=D(2023, 2, 10), account_manager=manager,
+    )  # fmt: skip
+    location = ps.location_create(
+        partner=partner, location_id=location_id, country="AT", onboarded_on=D(2023, 2, 10)
+    )
+    lines = [
+        (D(2024, 3, 1), "300.00"),  # the deadline 2025-02-01 was met (USD 1,000.00)
+        (D(2024, 12, 15), "700.00"),
+        (D(2025, 3, 10), "366.00"),
+        (D(2025, 8, 10), "60.00"),
+        (D(2025, 9, 10), "62.00"),
+        (D(2025, 10, 10), "62.00"),
+        *extra,
+    ]
+    for n, (day, amount) in enumerate(lines):
+        ps.revenue_record_create(
+            location=location, revenue_date=day, amount=Decimal(amount), currency="USD",
+            reference=f"INV-{location_id}-{n}",
+        )  # fmt: skip
+    for contact_name, email, language in contacts:
+        ps.contact_create(partner=partner, name=contact_name, email=email, language=language)
+    return location

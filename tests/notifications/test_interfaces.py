@@ -68,6 +68,46 @@ def test_preview_index_lists_every_template(staff_client):
             assert f"/notifications/preview/{kind}/{language}/" in response.content.decode()
 
 
+@pytest.mark.parametrize("language", Language.values)
+@pytest.mark.parametrize(
+    "key", ["reminder-short", "no_contact_warning-short", "back_on_track-short"]
+)
+def test_preview_of_a_subject_compliant_today_short_at_the_deadline(staff_client, key, language):
+    url = f"/notifications/preview/{key}/{language}/"
+    html = staff_client.get(url).content.decode()
+    text = staff_client.get(url, {"part": "text"}).content.decode()
+    assert f'<html lang="{language}">' in html
+    secured, needed, projected = (
+        ("550,00 USD", "450,00 USD", "696,00 USD")
+        if language == "de"
+        else ("USD 550.00", "USD 450.00", "USD 696.00")
+    )
+    for part in (html, text):
+        assert "Donau Cloud GmbH" in part
+        assert secured in part and needed in part and projected in part
+    assert ("Ausblick: zu wenig." if language == "de" else "Outlook: short.") in text
+
+
+def test_preview_index_lists_the_short_case(staff_client):
+    page = staff_client.get("/notifications/preview/").content.decode()
+    assert "Deadline reminder: compliant today, short at the deadline" in page
+    for language in Language.values:
+        assert f"/notifications/preview/reminder-short/{language}/" in page
+    staff_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "de"
+    page = staff_client.get("/notifications/preview/").content.decode()
+    assert "heute erfüllt, zur Frist zu wenig" in page
+    assert "Frist 01.02.2026 aber zu wenig (noch 73 Tage)" in page
+
+
+def test_only_the_email_itself_may_use_inline_styles(staff_client):
+    """An email's HTML carries its styles inline, as mail clients need."""
+    email = staff_client.get("/notifications/preview/reminder-short/en/")
+    index = staff_client.get("/notifications/preview/")
+    assert "style-src 'self' 'unsafe-inline'" in email["Content-Security-Policy"]
+    assert "script-src 'self';" in email["Content-Security-Policy"]
+    assert "unsafe-inline" not in index["Content-Security-Policy"]
+
+
 def test_previews_are_staff_only(client):
     url = "/notifications/preview/reminder/en/"
     assert client.get(url).status_code == 302  # to the login page
@@ -78,6 +118,7 @@ def test_previews_are_staff_only(client):
 
 def test_unknown_template_is_404(staff_client):
     assert staff_client.get("/notifications/preview/spam/en/").status_code == 404
+    assert staff_client.get("/notifications/preview/deadline_missed-short/en/").status_code == 404
     assert staff_client.get("/notifications/preview/reminder/fr/").status_code == 404
 
 

@@ -192,7 +192,10 @@ def test_english_reminder_names_everything_a_reader_needs(partner, run_day):
     body = message.body
     assert "What is missing (as of 2022-08-02):" in body
     assert "USD 300,000.00 short of USD 300,000.00" in body
-    assert "Book the missing USD 300,000.00 in revenue before the deadline" in body
+    # What the deadline's window still needs (PRODUCT 4.9), not today's gap.
+    assert "Book at least USD 300,000.00 more in revenue dated up to 2022-08-31" in body
+    assert "Already counts for the deadline: USD 0.00." in body
+    assert "Outlook: short. At this pace USD 300,000.00 will still be missing" in body
     assert "has to move to the indirect model" in body
     assert message.from_email == "CSP Compliance <compliance@localhost>"
 
