@@ -138,6 +138,14 @@ class Outlook:
         )
 
 
+def unknown_explanation(error: str, language: str = "en") -> str:
+    """The sentence for an outlook a missing exchange rate leaves unknown
+    (never zero)."""
+    if is_german(language):
+        return f"Ausblick auf die Frist unbekannt: {error}."
+    return f"Deadline outlook unknown: {error}."
+
+
 def deadline_outlook(
     *,
     windows: OutlookWindows,

@@ -33,8 +33,15 @@ def _cents(amount: Decimal) -> str:
 @dataclass
 class OutlookPanel:
     subject: outlook_selectors.SubjectOutlook
-    #: the outlook in plain words ("USD 550.00 already counts for ...")
+    #: id of the panel on the page (the status card links to it)
+    anchor: str = ""
+    #: the outlook in plain words ("USD 550.00 already counts for ..."),
+    #: or why it is unknown
     sentence: str = ""
+    error_text: str = ""
+    #: the evaluation's explanation without the outlook's words, for the
+    #: status card (the panel says them); "" when they could not be told apart
+    status_text: str = ""
     #: element id of the chart's ``json_script`` data, and the data
     chart_id: str = ""
     chart: dict | None = None
@@ -67,10 +74,13 @@ def outlook_panels(
         partners=partners, evaluations=evaluations, today=today
     )
     for number, subject in enumerate(subjects, start=1):
-        panel = OutlookPanel(subject)
+        panel = OutlookPanel(subject, anchor=f"outlook-{number}")
         outlook = subject.outlook
-        if outlook is not None:
+        if subject.error:
+            panel.error_text = outlook_rules.unknown_explanation(subject.error, language)
+        elif outlook is not None:
             panel.sentence = outlook.explanation(language, staff=staff)
+        panel.status_text = _without_outlook(subject, language)
         if outlook is not None and subject.points and not subject.error:
             panel.chart_id = f"outlook-chart-{number}"
             panel.chart = _chart(subject.points, outlook, language)
@@ -78,6 +88,22 @@ def outlook_panels(
             panel.table = outlook_rules.series_sample(subject.points)
         panels.append(panel)
     return panels
+
+
+def _without_outlook(subject: outlook_selectors.SubjectOutlook, language: str) -> str:
+    """The stored explanation without its last sentence, the outlook's (as
+    the engine words it: for the partner); "" when it does not end so."""
+    e = subject.evaluation
+    german = language.lower().startswith("de")
+    stored = (e.explanation_de or e.explanation) if german else e.explanation
+    if subject.outlook is not None and not subject.error:
+        words = subject.outlook.explanation(language)
+    elif subject.error:
+        words = outlook_rules.unknown_explanation(subject.error, language)
+    else:
+        return ""
+    head, _space, tail = stored.rpartition(" " + words)
+    return head if head and not tail else ""
 
 
 def _chart(points, outlook, language: str) -> dict:

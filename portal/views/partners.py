@@ -108,6 +108,7 @@ def partner_overview(partner: Partner, today: datetime.date, *, staff: bool = Fa
         if evaluation.location_id is not None:
             by_location.setdefault(evaluation.location_id, []).append(evaluation)
     months = compliance_selectors.monthly_revenue_usd(today=today, partners=one)
+    outlooks = outlook_panels(partners=one, evaluations=state.compliance, today=today, staff=staff)
     return {
         "state": state,
         "partner_evaluations": partner_level,
@@ -118,9 +119,8 @@ def partner_overview(partner: Partner, today: datetime.date, *, staff: bool = Fa
         "months": months,
         "missing_rates": [gap for m in months for gap in m.missing],
         "chart": months_chart(months, _("Revenue (USD)")),
-        "outlooks": outlook_panels(
-            partners=one, evaluations=state.compliance, today=today, staff=staff
-        ),
+        "outlooks": outlooks,
+        "outlook_cards": {panel.evaluation.pk: panel for panel in outlooks},
     }
 
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compliance.rules import MissingRate, usd_by_day
@@ -176,6 +176,8 @@ def test_the_staff_wording_says_the_pace_not_your_pace():
 amounts = st.decimals(min_value=-500, max_value=5000, places=2, allow_nan=False)
 
 
+# Each example walks up to 400 days: no per-example deadline on a busy machine.
+@settings(deadline=None)
 @given(
     lines=st.lists(st.tuples(st.integers(min_value=0, max_value=800), amounts), max_size=25),
     as_of=st.dates(min_value=date(2023, 1, 1), max_value=date(2030, 12, 31)),

@@ -11,6 +11,8 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -132,7 +134,10 @@ def test_staff_read_the_outlook_of_the_specification_example(client, world):
         "USD 550.00 already counts for 2026-02-01; USD 450.00 still needed in 73 days. "
         "At the pace of the last three months (USD 2.00 a day) it would reach USD 696.00."
     ) in text
-    assert "At your pace" not in text.split("Deadline outlook", 1)[1].split("Locations")[0]
+    # said once, in the outlook panel: the status card keeps today's words
+    assert text.count("already counts for 2026-02-01") == 1
+    assert "At your pace" not in text
+    assert "Deadline outlook: short" in text and 'href="#outlook-1"' in response.content.decode()
     assert figures(response) == {
         "secured": "USD 550.00",
         "needed": "USD 450.00",
@@ -215,10 +220,15 @@ def test_the_partner_reads_their_own_outlook_in_english_and_german(client, world
         "USD 550.00 already counts for 2026-02-01; USD 450.00 still needed in 73 days. "
         "At your pace of the last three months (USD 2.00 a day) you would reach USD 696.00."
     ) in text
+    assert text.count("already counts for 2026-02-01") == 1
+    assert "TTM revenue USD 1,250.00 of USD 1,000.00 required" in text  # the status card
     response = dashboard(client, "de")
+    text = text_of(response)
     assert (
         "Im Tempo der letzten drei Monate (2,00 USD am Tag) würden Sie 696,00 USD erreichen."
-    ) in text_of(response)
+    ) in text
+    assert text.count("zählen bereits für den") == 1
+    assert "Ausblick auf die Frist: zu knapp" in text
     assert chart_data(response)["booked"][-1] == "550.00"
     assert figures(response)["needed"] == "450,00 USD"
 
@@ -295,6 +305,25 @@ def test_a_missing_rate_shows_the_error_and_no_chart_never_zero(client, world):
     assert data["booked"][-1] == "660.00"
 
 
+def test_revenue_ahead_without_a_rate_leaves_the_outlook_unknown_said_once(client, world):
+    # booked for next month, whose rate is not known yet: today's status
+    # stands, the outlook is unknown
+    book(world["partner"].locations.get(), D(2025, 12, 5), "10.00", currency="EUR")
+    evaluation_run(as_of=AS_OF)
+    client.force_login(world["user"])
+    for language, words, status in [
+        ("en", "Deadline outlook unknown: no exchange rate for EUR 2025-12.", "Compliant"),
+        ("de", "Ausblick auf die Frist unbekannt: no exchange rate for EUR 2025-12.", "Konform"),
+    ]:
+        response = dashboard(client, language)
+        text = text_of(response)
+        assert text.count(words) == 1, language
+        assert status in text
+        assert "outlook-chart" not in response.content.decode()
+    (panel,) = response.context["outlooks"]
+    assert panel.outlook is None and panel.status_text.startswith("TTM-Umsatz 1.250,00 USD")
+
+
 def test_a_location_policy_shows_one_outlook_per_location(client, world):
     partner = world["partner"]
     second = ps.location_create(
@@ -314,3 +343,35 @@ def test_a_location_policy_shows_one_outlook_per_location(client, world):
     assert other["labels"][-1] == "2026-05-01" and other["booked"][-1] == "999.00"
     text = text_of(response)
     assert "Location 2000011" in text
+
+
+def _queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_the_outlook_costs_the_same_queries_for_one_or_many_locations_and_lines(client, world):
+    manager = world["manager"]
+    big, first = reseller("1000003", "2000031", manager)
+    ps.exchange_rate_set(currency="EUR", month=D(2025, 9, 1), usd_per_unit=Decimal("1.10"))
+    locations = [first] + [
+        ps.location_create(
+            partner=big, location_id=f"20000{n}", country="DE", onboarded_on=D(2024, 2, 10)
+        )
+        for n in range(32, 38)
+    ]
+    for k, location in enumerate(locations):
+        for day in range(1, 29, 3):
+            book(location, D(2025, 9, day), f"{10 + k}.00", currency="EUR" if day % 2 else "USD")
+            book(location, D(2025, 3, day), "25.00")
+    small, only = reseller("1000004", "2000041", manager)
+    book(only, D(2025, 9, 2), "10.00", currency="EUR")
+    evaluation_run(as_of=AS_OF)
+    client.force_login(manager)
+    small_url = reverse("partners:detail", args=[small.partner_id])
+    big_url = reverse("partners:detail", args=[big.partner_id])
+    assert len(client.get(big_url).context["outlooks"]) == 7
+    assert _queries(client, big_url) == _queries(client, small_url)
+    client.force_login(world["user"])
+    assert _queries(client, reverse("dashboard")) <= 13  # tests/portal/test_lists.py
