@@ -16,7 +16,7 @@ from compliance.services import evaluation_run
 from partners import services as ps
 from tests.factories import StaffUserFactory, UserFactory
 
-from .conftest import assert_styled, log_in
+from .conftest import assert_styled, chart_state, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -101,7 +101,9 @@ def _chart(page) -> dict:
 
 
 def _shoot(screenshot, page, panel, name: str) -> None:
-    """The whole page and, close up, the outlook panel."""
+    """The whole page (once the revenue chart has grown) and, close up, the
+    outlook panel."""
+    chart_state(page)
     path = screenshot(page, name)
     panel.screenshot(path=str(path.with_name(f"{name}-panel.png")))
 
