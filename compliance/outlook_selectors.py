@@ -47,17 +47,28 @@ def outlook_of(evaluation: Evaluation) -> outlook_rules.Outlook | None:
     """The outlook the engine stored with ``evaluation``, as the rules'
     value (its wording included); None where it stored none."""
     e = evaluation
-    if not e.outlook or e.deadline is None or e.threshold_usd is None:
+    secured, rolling_off, needed = e.secured_usd, e.rolling_off_usd, e.needed_usd
+    pace, projected = e.pace_usd, e.projected_usd
+    if (
+        not e.outlook
+        or e.deadline is None
+        or e.threshold_usd is None
+        or secured is None
+        or rolling_off is None
+        or needed is None
+        or pace is None
+        or projected is None
+    ):
         return None
     return outlook_rules.Outlook(
         deadline=e.deadline,
         days_to_deadline=(e.deadline - e.as_of).days,
         threshold_usd=e.threshold_usd,
-        secured_usd=e.secured_usd,
-        rolling_off_usd=e.rolling_off_usd,
-        needed_usd=e.needed_usd,
-        pace_usd=e.pace_usd,
-        projected_usd=e.projected_usd,
+        secured_usd=secured,
+        rolling_off_usd=rolling_off,
+        needed_usd=needed,
+        pace_usd=pace,
+        projected_usd=projected,
         outlook=e.outlook,
     )
 
@@ -82,17 +93,19 @@ def deadline_outlooks(
     (current evaluations of ``partners``) that has one, in their order.
     Revenue converts with each line's month rate, as in the engine; a
     missing rate is the outlook's error (no series), never zero."""
-    wanted = [e for e in evaluations if has_outlook(e, today)]
+    wanted = [
+        (e, e.deadline) for e in evaluations if e.deadline is not None and has_outlook(e, today)
+    ]
     if not wanted:
         return []
-    spans = {e.pk: outlook_rules.series_window(e.as_of, e.deadline) for e in wanted}
+    spans = {e.pk: outlook_rules.series_window(e.as_of, deadline) for e, deadline in wanted}
     lines, rates = _revenue_lines(
         partners,
         min(span.start for span in spans.values()),
         max(span.end for span in spans.values()),
     )
     found: list[SubjectOutlook] = []
-    for e in wanted:
+    for e, deadline in wanted:
         span = spans[e.pk]
         mine = (
             lines.get(e.partner_id, {}).get(e.location_id, [])
@@ -114,7 +127,7 @@ def deadline_outlooks(
                 found.append(SubjectOutlook(e, None, error=e.error))
             continue
         points = outlook_rules.ttm_series(
-            by_day, as_of=e.as_of, deadline=e.deadline, pace_usd=outlook.pace_usd
+            by_day, as_of=e.as_of, deadline=deadline, pace_usd=outlook.pace_usd
         )
         found.append(SubjectOutlook(e, outlook, points))
     return found
