@@ -19,6 +19,7 @@ from django.utils import timezone
 from compliance.models import PolicyRequirement
 from compliance.services import evaluation_run
 from partners import services as ps
+from partners.models import BillingModel, PlanType
 from tests.factories import StaffUserFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -375,3 +376,49 @@ def test_the_outlook_costs_the_same_queries_for_one_or_many_locations_and_lines(
     assert _queries(client, big_url) == _queries(client, small_url)
     client.force_login(world["user"])
     assert _queries(client, reverse("dashboard")) <= 13  # tests/portal/test_lists.py
+
+
+def test_a_partner_level_policy_sums_every_location_in_the_chart(client, world):
+    manager = world["manager"]
+    partner = ps.partner_create(
+        partner_id="1000009",
+        name="Direct AG",
+        country="DE",
+        onboarded_on=D(2019, 3, 10),
+        billing_model=BillingModel.DIRECT_BILL,
+        account_manager=manager,
+        agreement_signed_on=D(2020, 1, 1),
+    )
+    first = ps.location_create(
+        partner=partner, location_id="2000091", country="DE", onboarded_on=D(2019, 3, 10)
+    )
+    second = ps.location_create(
+        partner=partner, location_id="2000092", country="AT", onboarded_on=D(2019, 3, 10)
+    )
+    ps.support_contract_create(
+        partner=partner,
+        plan_type=PlanType.ASFP,
+        contract_number="A-1",
+        start_date=D(2025, 1, 1),
+        end_date=D(2026, 12, 31),
+        paid_on=D(2025, 1, 1),
+    )
+    # deadline 2026-03-01 (101 days), window 2025-03-01 .. 2026-02-28
+    book(first, D(2025, 2, 10), "400000.00")  # rolls off
+    book(first, D(2025, 4, 10), "500000.00")
+    book(second, D(2025, 9, 10), "300000.00")
+    book(second, D(2025, 10, 10), "-20000.00")
+    evaluation_run(as_of=AS_OF)
+    client.force_login(manager)
+    response = detail(client, partner)
+    (panel,) = response.context["outlooks"]
+    assert panel.evaluation.subject_type == "partner"
+    data = chart_data(response)
+    assert (data["labels"][-1], len(data["labels"])) == ("2026-03-01", 102)
+    assert (data["booked"][0], data["booked"][-1]) == ("1180000.00", "780000.00")
+    assert data["projected"][-1] == "1087391.30"  # 780,000 + 280,000 / 92 x 101
+    day = data["labels"].index("2026-02-11")  # the 2025-02-10 line is gone
+    assert data["booked"][day - 1 : day + 1] == ["1180000.00", "780000.00"]
+    text = text_of(response)
+    assert "Partner level (all locations)" in text and "Outlook: on track" in text
+    assert figures(response)["projected"] == "USD 1,087,391.30"
