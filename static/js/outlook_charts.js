@@ -55,11 +55,18 @@
     };
   }
 
+  function narrow(chart) {
+    return chart.width < 480;
+  }
+
   // Writes each line's last value to the right of its end marker, moving
   // labels apart when two ends are close.
   var endLabels = {
     id: "outlookEndLabels",
     afterDatasetsDraw: function (chart, _args, options) {
+      if (narrow(chart)) {
+        return;
+      }
       var ctx = chart.ctx;
       var format = options.format;
       var placed = [];
@@ -114,8 +121,14 @@
         maintainAspectRatio: false,
         animation: false,
         interaction: { mode: "index", intersect: false },
-        // room for the end labels ("USD 1,000,000.00", "1.000.000,00 USD")
-        layout: { padding: { right: 118, top: 8 } },
+        // room for the end labels ("USD 1,000,000.00", "1.000.000,00 USD");
+        // a phone's narrow chart keeps its width for the lines (the legend
+        // and the table still give the figures)
+        layout: {
+          padding: function (context) {
+            return { right: narrow(context.chart) ? 8 : 118, top: 8 };
+          }
+        },
         plugins: {
           outlookEndLabels: { format: cents },
           legend: {

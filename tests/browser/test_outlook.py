@@ -191,4 +191,14 @@ def test_the_partner_reads_their_outlook_in_english_and_german(
     chart = _chart(page)
     assert chart["labels"][-1] == "01.02.2026"
     _shoot(screenshot, page, panel, "outlook-partner-de")
+
+    # on a phone the chart keeps its width for the lines
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/")
+    panel = _outlook_panel(page)
+    chart = _chart(page)
+    assert chart["booked"][-1] == 550
+    box = panel.locator("canvas").bounding_box()
+    assert box["width"] > 250
+    _shoot(screenshot, page, panel, "outlook-partner-de-phone")
     assert static_failures == []
