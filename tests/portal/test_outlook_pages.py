@@ -16,10 +16,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from compliance.models import PolicyRequirement
+from compliance.models import Evaluation, PolicyRequirement
+from compliance.outlook_selectors import SubjectOutlook, outlook_of
 from compliance.services import evaluation_run
 from partners import services as ps
 from partners.models import BillingModel, PlanType
+from portal.views.outlook import _without_outlook
 from tests.factories import StaffUserFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -422,3 +424,28 @@ def test_a_partner_level_policy_sums_every_location_in_the_chart(client, world):
     text = text_of(response)
     assert "Partner level (all locations)" in text and "Outlook: on track" in text
     assert figures(response)["projected"] == "USD 1,087,391.30"
+
+
+def test_the_status_card_keeps_the_whole_explanation_when_the_words_differ():
+    evaluation = Evaluation(
+        as_of=AS_OF,
+        deadline=DEADLINE,
+        threshold_usd=Decimal(1000),
+        secured_usd=Decimal(550),
+        rolling_off_usd=Decimal(700),
+        needed_usd=Decimal(450),
+        pace_usd=Decimal(2),
+        projected_usd=Decimal(696),
+        outlook="short",
+        explanation="TTM revenue USD 1,250.00 of USD 1,000.00 required (met)",
+        explanation_de="",
+    )
+    subject = SubjectOutlook(evaluation, outlook_of(evaluation))
+    # no outlook sentence stored (an older run): nothing is cut off
+    assert _without_outlook(subject, "en") == ""
+    evaluation.explanation += " " + subject.outlook.explanation("en")
+    assert _without_outlook(subject, "en") == (
+        "TTM revenue USD 1,250.00 of USD 1,000.00 required (met)"
+    )
+    # no German explanation stored: the English one is shown whole
+    assert _without_outlook(subject, "de") == ""
