@@ -484,9 +484,7 @@ def _explanation(output: EvaluationOutput, language: str) -> str:
     if output.outlook is not None:
         return f"{text} {output.outlook.explanation(language)}"
     if output.outlook_error:
-        if language.startswith("de"):
-            return f"{text} Ausblick auf die Frist unbekannt: {output.outlook_error}."
-        return f"{text} Deadline outlook unknown: {output.outlook_error}."
+        return f"{text} {outlook_rules.unknown_explanation(output.outlook_error, language)}"
     return text
 
 

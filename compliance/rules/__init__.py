@@ -12,7 +12,7 @@ pure too. The modules, each importing only the ones above it:
   deadline anchors, subject levels, billing models);
 - ``dates``: years on, month starts, date windows, the TTM window, the
   onboarding-anniversary deadlines;
-- ``money``: conversion to USD, the TTM sum, ``MissingRate``;
+- ``money``: conversion to USD, the TTM sum, USD per day, ``MissingRate``;
 - ``support``: support contracts, the plan that covers a day, the renewal
   deadlines, the plan types and their short names;
 - ``wording``: explanations in English and German;
@@ -59,7 +59,7 @@ from .evaluation import (
     evaluate,
     status_rank,
 )
-from .money import USD, MissingRate, RevenueLine, convert, to_usd, ttm_sum
+from .money import USD, MissingRate, RevenueLine, convert, to_usd, ttm_sum, usd_by_day
 from .support import (
     DEFAULT_QUALIFYING_PLAN_TYPES,
     PLAN_SHORT_NAMES,
@@ -121,4 +121,5 @@ __all__ = [
     "to_usd",
     "ttm_sum",
     "ttm_window",
+    "usd_by_day",
 ]

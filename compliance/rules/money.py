@@ -94,6 +94,31 @@ def convert(
     return total
 
 
+def usd_by_day(
+    lines: Iterable[RevenueLine],
+    rates: Mapping[tuple[str, date], Decimal],
+) -> dict[date, Decimal]:
+    """USD per revenue date of ``(amount, currency, revenue_date)`` lines,
+    converted as :func:`convert` does (each line with its month's rate).
+    Raises :class:`MissingRate` naming the earliest missing pair: a day
+    without its rate is unknown, never zero."""
+    by_day: dict[date, list[RevenueLine]] = {}
+    for line in lines:
+        by_day.setdefault(line[2], []).append(line)
+    totals: dict[date, Decimal] = {}
+    missing: list[MissingRate] = []
+    for day, day_lines in by_day.items():
+        try:
+            totals[day] = convert(day_lines, rates)
+        except MissingRate as error:
+            missing.append(error)
+    if missing:
+        pairs = {pair for error in missing for pair in error.missing}
+        currency, month = min(pairs, key=lambda pair: (pair[1], pair[0]))
+        raise MissingRate(currency, month, pairs)
+    return totals
+
+
 def ttm_sum(
     lines: Iterable[RevenueLine],
     window: Window,

@@ -18,13 +18,16 @@ and what is still needed:
   projected >= threshold, else ``short``.
 
 The engine sums revenue over :func:`outlook_windows` set-based and hands the
-sums to :func:`deadline_outlook`. No Django here.
+sums to :func:`deadline_outlook`. :func:`ttm_series` is the TTM as it will
+stand on each day until the deadline (the pages' chart). No Django here.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, localcontext
 
 from core.formatting import format_date, format_usd, is_german
@@ -97,8 +100,9 @@ class Outlook:
     projected_usd: Decimal
     outlook: str
 
-    def explanation(self, language: str = "en") -> str:
-        """One sentence for partners and account managers."""
+    def explanation(self, language: str = "en", *, staff: bool = False) -> str:
+        """One sentence for the partner ("at your pace"), or with ``staff``
+        for account managers ("at the pace")."""
         de = is_german(language)
         deadline = format_date(self.deadline, language)
         secured = format_usd(self.secured_usd, language)
@@ -118,17 +122,28 @@ class Outlook:
         days = self.days_to_deadline
         if de:
             tage = "Tag" if days == 1 else "Tagen"
+            reach = f"würden {projected} erreicht" if staff else f"würden Sie {projected} erreichen"
             return (
                 f"{secured} zählen bereits für den {deadline}; {needed} fehlen noch, in "
                 f"{days} {tage}. Im Tempo der letzten drei Monate ({pace} am Tag) "
-                f"würden Sie {projected} erreichen."
+                f"{reach}."
             )
         noun = "day" if days == 1 else "days"
+        pace_of = "At the pace" if staff else "At your pace"
+        reach = "it would reach" if staff else "you would reach"
         return (
             f"{secured} already counts for {deadline}; {needed} still needed in {days} "
-            f"{noun}. At your pace of the last three months ({pace} a day) you would "
-            f"reach {projected}."
+            f"{noun}. {pace_of} of the last three months ({pace} a day) {reach} "
+            f"{projected}."
         )
+
+
+def unknown_explanation(error: str, language: str = "en") -> str:
+    """The sentence for an outlook a missing exchange rate leaves unknown
+    (never zero)."""
+    if is_german(language):
+        return f"Ausblick auf die Frist unbekannt: {error}."
+    return f"Deadline outlook unknown: {error}."
 
 
 def deadline_outlook(
@@ -170,3 +185,63 @@ def ttm_on(day: date, lines: list[tuple[date, Decimal]]) -> Decimal:
     revenue alone (for the chart of the TTM until the deadline)."""
     window = ttm_window(day)
     return sum((amount for dated, amount in lines if dated in window), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """The TTM as it will stand on ``day``: from booked revenue alone, and
+    with the pace's revenue of the days from the evaluation date on."""
+
+    day: date
+    booked_usd: Decimal
+    projected_usd: Decimal
+
+
+def series_window(as_of: date, deadline: date) -> Window:
+    """The revenue dates the series from ``as_of`` to ``deadline`` needs:
+    today's TTM window up to the day before the deadline."""
+    return Window(ttm_window(as_of).start, deadline - ONE_DAY)
+
+
+def ttm_series(
+    revenue_by_day: Mapping[date, Decimal],
+    *,
+    as_of: date,
+    deadline: date,
+    pace_usd: Decimal,
+) -> list[SeriesPoint]:
+    """The TTM on each day from ``as_of`` to ``deadline`` (both included),
+    for the chart of the deadline outlook.
+
+    ``booked_usd`` counts only recorded revenue (``revenue_by_day``: USD per
+    revenue date): it steps down where revenue rolls off and up where
+    revenue dated from today on enters the window; on the deadline it is the
+    secured amount. ``projected_usd`` adds ``pace_usd`` (exact, not rounded)
+    for every day after ``as_of``: on the deadline it is the projected
+    amount. Empty for a deadline that is today or has passed."""
+    if deadline <= as_of:
+        return []
+    days = sorted(revenue_by_day)
+    running = [Decimal(0)]
+    with localcontext() as context:
+        context.prec = _PRECISION
+        for day in days:
+            running.append(running[-1] + revenue_by_day[day])
+        points = []
+        for offset in range((deadline - as_of).days + 1):
+            day = as_of + timedelta(days=offset)
+            window = ttm_window(day)
+            booked = (
+                running[bisect_right(days, window.end)] - running[bisect_left(days, window.start)]
+            )
+            points.append(SeriesPoint(day, +booked, booked + pace_usd * offset))
+        return points
+
+
+def series_sample(points: list[SeriesPoint], every: int = 7) -> list[SeriesPoint]:
+    """Every ``every``-th point from the first, and always the last (the
+    deadline): the series as a short table."""
+    sample = points[::every]
+    if points and sample[-1] is not points[-1]:
+        sample.append(points[-1])
+    return sample

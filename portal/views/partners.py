@@ -35,6 +35,7 @@ from portal.forms import (
 )
 from portal.views.access import PartnerScopedMixin, StaffRequiredMixin
 from portal.views.editing import PortalFormView, ServiceFormMixin
+from portal.views.outlook import outlook_panels
 
 PAGE_SIZE = 25
 
@@ -92,9 +93,10 @@ def support_plan_summary(partner: Partner, contracts: list, today: datetime.date
     }
 
 
-def partner_overview(partner: Partner, today: datetime.date) -> dict:
+def partner_overview(partner: Partner, today: datetime.date, *, staff: bool = False) -> dict:
     """The current state of one partner: evaluations per policy (partner
-    level) and per location, TTM revenue, the monthly chart. Fixed number of
+    level) and per location, TTM revenue, the monthly chart, the deadline
+    outlook (worded for staff or for the partner). Fixed number of
     queries."""
     one = selectors.partner_pk_queryset(partner)
     state = compliance_selectors.partner_states(one).get(
@@ -106,6 +108,7 @@ def partner_overview(partner: Partner, today: datetime.date) -> dict:
         if evaluation.location_id is not None:
             by_location.setdefault(evaluation.location_id, []).append(evaluation)
     months = compliance_selectors.monthly_revenue_usd(today=today, partners=one)
+    outlooks = outlook_panels(partners=one, evaluations=state.compliance, today=today, staff=staff)
     return {
         "state": state,
         "partner_evaluations": partner_level,
@@ -116,6 +119,8 @@ def partner_overview(partner: Partner, today: datetime.date) -> dict:
         "months": months,
         "missing_rates": [gap for m in months for gap in m.missing],
         "chart": months_chart(months, _("Revenue (USD)")),
+        "outlooks": outlooks,
+        "outlook_cards": {panel.evaluation.pk: panel for panel in outlooks},
     }
 
 
@@ -211,7 +216,7 @@ class PartnerDetailView(PartnerScopedMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         partner, today = self.partner, timezone.localdate()
         is_staff = context["is_staff"]
-        overview = partner_overview(partner, today)
+        overview = partner_overview(partner, today, staff=is_staff)
         locations = list(selectors.locations_for_partner(partner=partner))
         contracts = list(selectors.support_contracts_for_partner(partner=partner))
         context.update(

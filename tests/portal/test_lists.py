@@ -27,15 +27,18 @@ BUDGETS = {
     "dashboard": 12,
     "dashboard_by_need": 12,
     "dashboard_by_outlook": 12,
-    "partner_dashboard": 12,
+    # 12 + the deadline outlook's revenue per day with its month's rate (one
+    # query for every subject, day and line)
+    "partner_dashboard": 13,
     "list": 9,
     "list_filtered": 9,
     "list_outlook": 9,
     "export": 5,
     "direct_bill_ready": 4,
     # 18 + the change history of revenue, follow-up cases and deadline
-    # outcomes (one query each, staff only)
-    "detail": 21,
+    # outcomes (one query each, staff only) + the deadline outlook's revenue
+    # per day with its month's rate (one query)
+    "detail": 22,
     "revenue": 6,
     "contracts": 4,
     "contacts": 4,
