@@ -213,6 +213,8 @@ class RevenueTotals:
             self.missing.setdefault(location_pk, set()).add((currency, month))
 
     def error_for(self, location_pks: list[int]) -> str | None:
+        if not self.missing:  # the usual case, asked for every subject
+            return None
         gaps = sorted({gap for pk in location_pks for gap in self.missing.get(pk, ())})
         if not gaps:
             return None
