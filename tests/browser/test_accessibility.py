@@ -199,12 +199,12 @@ class Walk:
         (ARTIFACTS / f"axe-{name}.json").write_text(json.dumps(data, indent=2))
 
 
-def _context(browser, live_server, language: str):
+def _context(browser, live_server, language: str, **options):
     context = browser.new_context(
         base_url=live_server.url,
         locale="de-DE" if language == "de" else "en-US",
         timezone_id="Europe/Berlin",
-        viewport={"width": 1280, "height": 900},
+        **({"viewport": {"width": 1280, "height": 900}} | options),
     )
     context.set_default_timeout(10_000)
     _choose_language(context, live_server, language)
@@ -230,9 +230,16 @@ def _log_in(page, live_server, username: str, language: str) -> None:
 
 
 def _walk(
-    browser, live_server, language: str, username: str | None, steps, *, best_practice=True
+    browser,
+    live_server,
+    language: str,
+    username: str | None,
+    steps,
+    *,
+    best_practice=True,
+    **context_options,
 ) -> Walk:
-    context = _context(browser, live_server, language)
+    context = _context(browser, live_server, language, **context_options)
     try:
         page = context.new_page()
         if username:
@@ -339,6 +346,33 @@ def test_pages_before_login_and_error_pages(browser, live_server, world, languag
 
     walk = _walk(browser, live_server, language, None, steps)
     walk.report(f"anonymous-{language}")
+    _assert_clean(walk)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_phone_sized_window_with_the_menu_open(browser, live_server, world, language):
+    """At 390 px the navigation folds into the menu button."""
+    own = world["own"].partner_id
+
+    def steps(walk: Walk) -> None:
+        for url in ("/", f"/partners/{own}/", "/partners/"):
+            walk.page.goto(url)
+            walk.page.wait_for_load_state("networkidle")
+            walk.page.locator(".navbar-toggler").click()
+            walk.page.locator("#nav.show").wait_for()
+            walk.record(f"{url} (390 px, menu open)")
+
+    walk = _walk(
+        browser,
+        live_server,
+        language,
+        "manager",
+        steps,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+    )
+    walk.report(f"phone-{language}")
     _assert_clean(walk)
 
 
