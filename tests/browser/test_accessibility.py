@@ -107,8 +107,7 @@ CHARTS_WITHOUT_ALTERNATIVE = """() => [...document.querySelectorAll("canvas")].f
 
 def axe_violations(page, third_party: str | None = None) -> list[dict]:
     """axe's WCAG 2.1 A/AA and best-practice violations of the page as it
-    is now; nodes
-    inside ``third_party`` (a selector) are marked as such."""
+    is now; nodes inside ``third_party`` (a selector) are marked as such."""
     if not page.evaluate("typeof axe !== 'undefined'"):
         page.evaluate(AXE.read_text())
     return page.evaluate(RUN_AXE, [[*WCAG_21_AA, BEST_PRACTICE], third_party])
@@ -127,8 +126,9 @@ def describe(found: dict[str, list[dict]]) -> str:
 
 class Walk:
     """Opens pages in one browser context and runs axe on each: ``found``
-    maps '[language] url' to its serious and critical violations,
-    ``counts`` to the number of elements concerned."""
+    maps '[language] url' to its failing violations (serious and critical;
+    best practices at any impact where ``best_practice``), ``counts`` to the
+    number of elements concerned, ``charts`` to charts without their text."""
 
     def __init__(self, page, language: str, *, best_practice: bool = True):
         self.page = page
@@ -253,7 +253,7 @@ def _walk(
 
 def _assert_clean(walk: Walk) -> None:
     found = walk.ours()
-    assert not found, "serious or critical axe violations:\n" + describe(found)
+    assert not found, "axe violations:\n" + describe(found)
     assert not walk.charts, f"charts without role=img, a name or a table: {walk.charts}"
 
 
