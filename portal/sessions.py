@@ -68,6 +68,13 @@ def sessions_end(*, user, keep_session_key: str | None = None) -> int:
     return ended
 
 
+def session_key_moved(*, old_key: str | None, new_key: str | None) -> None:
+    """The session's row follows its new key (Django cycles it on login and
+    on a password change)."""
+    if old_key and new_key and old_key != new_key:
+        UserSession.objects.filter(session_key=old_key).update(session_key=new_key)
+
+
 def sessions_end_others(request: HttpRequest) -> int:
     return sessions_end(user=request.user, keep_session_key=request.session.session_key)
 

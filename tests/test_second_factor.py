@@ -251,3 +251,18 @@ def test_only_compliance_admins_may_reset(client):
     assert Authenticator.objects.filter(user=user).exists()
     superuser = StaffUserFactory(username="root", is_superuser=True)
     assert factor_reset(user=user, by=superuser) == 1
+
+
+def test_switching_off_ones_own_factor_ends_the_other_sessions(client):
+    UserFactory(username="paula")
+    password_step(client, "paula")
+    secret, _codes = enrol(client)
+    other = Client()
+    password_step(other, "paula")
+    other.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
+    assert other.get("/").status_code == 200
+    response = client.post(reverse("mfa_deactivate_totp"))
+    assert response.status_code == 302
+    assert not Authenticator.objects.filter(type="totp").exists()
+    assert other.get("/").status_code == 302
+    assert client.get("/").status_code == 200

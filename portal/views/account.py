@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.generic import TemplateView
 
-from ..sessions import device_describe, sessions_end_others
+from ..sessions import device_describe, session_key_moved, sessions_end_others
 
 
 class SessionListView(LoginRequiredMixin, TemplateView):
@@ -58,7 +58,9 @@ class PortalPasswordChangeView(auth_views.PasswordChangeView):
     """Django's password change; every other session of the user ends."""
 
     def form_valid(self, form):
-        response = super().form_valid(form)
+        old_key = self.request.session.session_key
+        response = super().form_valid(form)  # a new session key for this browser
+        session_key_moved(old_key=old_key, new_key=self.request.session.session_key)
         ended = sessions_end_others(self.request)
         if ended:
             messages.info(
