@@ -32,6 +32,15 @@ class AccountAdapter(DefaultAccountAdapter):
             user.backend = "django.contrib.auth.backends.ModelBackend"
         super().login(request, user)
 
+    def add_message(self, request, level, message_template=None, *args, **kwargs) -> None:
+        # The portal never said "Successfully signed in"; it still does not.
+        if message_template in {
+            "account/messages/logged_in.txt",
+            "account/messages/logged_out.txt",
+        }:
+            return
+        super().add_message(request, level, message_template, *args, **kwargs)
+
     def is_reauthentication_required(self, app: str = "", **kwargs) -> bool:
         # A login a few minutes ago (password, code or company account)
         # counts as confirming it is you: staff made to enrol right after

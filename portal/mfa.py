@@ -77,7 +77,10 @@ class StaffSecondFactorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if second_factor_required(request) and not self._enrolment_page(request):
+        required = second_factor_required(request)
+        # The navigation hides the pages that would only lead back here.
+        request.second_factor_required = required
+        if required and not self._enrolment_page(request):
             if request.path_info.startswith(("/api/", "/exports/")):
                 return JsonResponse(
                     {"detail": _("Set up two-factor authentication before using the API.")},
@@ -101,12 +104,15 @@ class StaffSecondFactorMiddleware:
         return match.url_name in ENROLMENT_URL_NAMES
 
 
+def factor_must_stay(user) -> bool:
+    """Staff who must have a second factor cannot switch theirs off (a
+    compliance admin can reset it, see factor_reset)."""
+    return settings.STAFF_MFA_REQUIRED and (user.is_staff or user.is_superuser)
+
+
 class MFAAdapter(DefaultMFAAdapter):
     def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
-        # Staff who must have a second factor cannot switch theirs off (a
-        # compliance admin can reset it, see factor_reset).
-        user = authenticator.user
-        if settings.STAFF_MFA_REQUIRED and (user.is_staff or user.is_superuser):
+        if factor_must_stay(authenticator.user):
             return False
         return super().can_delete_authenticator(authenticator)
 
