@@ -1,15 +1,19 @@
 """The user admin with the second-factor reset for compliance admins
 (docs/decisions/0010): it removes the user's authenticator app and recovery
-codes, ends their sessions and says so in the user's history."""
+codes, ends their sessions and says so in the user's history. And the admin's
+login, which goes through the same two steps as the portal's."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.contrib.auth import get_user_model
+from django.contrib.auth import REDIRECT_FIELD_NAME, get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .accounts import PortalLoginView
 from .mfa import factor_reset, is_compliance_admin
 
 User = get_user_model()
@@ -52,3 +56,32 @@ class PortalUserAdmin(UserAdmin):
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 admin.site.register(User, PortalUserAdmin)
+
+
+def admin_login(request, extra_context=None):
+    """The admin's login page (its look, its staff-only form) on the portal's
+    login view: a correct password is the first step, a user with a second
+    factor is asked for its code next. Django's own admin login would log in
+    on the password alone."""
+    site = admin.site
+    if request.method == "GET" and site.has_permission(request):
+        return redirect(reverse("admin:index", current_app=site.name))
+    context = {
+        **site.each_context(request),
+        "title": _("Log in"),
+        "subtitle": None,
+        "app_path": request.get_full_path(),
+        "username": request.user.get_username(),
+    }
+    if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
+        context[REDIRECT_FIELD_NAME] = reverse("admin:index", current_app=site.name)
+    context.update(extra_context or {})
+    request.current_app = site.name
+    return PortalLoginView.as_view(
+        extra_context=context,
+        authentication_form=site.login_form,
+        template_name="admin/login.html",
+    )(request)
+
+
+admin.site.login = admin_login

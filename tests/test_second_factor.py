@@ -266,3 +266,15 @@ def test_switching_off_ones_own_factor_ends_the_other_sessions(client):
     assert not Authenticator.objects.filter(type="totp").exists()
     assert other.get("/").status_code == 302
     assert client.get("/").status_code == 200
+
+
+def test_the_admin_login_asks_for_the_code_too(client, mfa_required):
+    _user, secret, _codes = staff_with_factor(client)
+    response = client.post(
+        reverse("admin:login"), {"username": "sven", "password": PASSWORD, "next": "/admin/"}
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("mfa_authenticate")
+    assert client.get("/admin/")["Location"].startswith("/admin/login/")
+    response = client.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
+    assert response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
