@@ -89,6 +89,15 @@ class PortalLoginView(LoginView):
             context["sso_provider_id"] = settings.OIDC_PROVIDER_ID
         return context
 
+    def render_to_response(self, context, **response_kwargs):
+        from .sso import sso_origin
+
+        response = super().render_to_response(context, **response_kwargs)
+        if context.get("sso_provider_id") and (origin := sso_origin()):
+            # The company-login button's answer redirects to the provider.
+            response._csp_update = {"form-action": [origin]}
+        return response
+
     def form_valid(self, form):
         user = form.get_user()
         response = perform_password_login(

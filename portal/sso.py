@@ -4,6 +4,8 @@ verified e-mail address. No user is ever created and no right is given."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialLogin
@@ -14,8 +16,23 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 
+def _apps() -> list[dict]:
+    return settings.SOCIALACCOUNT_PROVIDERS.get("openid_connect", {}).get("APPS") or []
+
+
 def sso_enabled() -> bool:
-    return bool(settings.SOCIALACCOUNT_PROVIDERS.get("openid_connect", {}).get("APPS"))
+    return bool(_apps())
+
+
+def sso_origin() -> str | None:
+    """The identity provider's origin (``https://login.microsoftonline.com``):
+    the login page's company-login form is answered with a redirect there,
+    which the policy's ``form-action`` must allow."""
+    for app in _apps():
+        parts = urlsplit(app.get("settings", {}).get("server_url", ""))
+        if parts.scheme and parts.netloc:
+            return f"{parts.scheme}://{parts.netloc}"
+    return None
 
 
 def _verified_email(sociallogin: SocialLogin) -> str | None:

@@ -97,7 +97,9 @@ def logged_in_user(client):
 
 
 def test_the_login_page_offers_the_company_login_only_when_configured(client, settings):
-    assert "Sign in with" not in client.get(reverse("login")).text
+    response = client.get(reverse("login"))
+    assert "Sign in with" not in response.text
+    assert "form-action 'self';" in response["Content-Security-Policy"] + ";"
     settings.SOCIALACCOUNT_PROVIDERS = {
         "openid_connect": {
             "APPS": [
@@ -112,8 +114,11 @@ def test_the_login_page_offers_the_company_login_only_when_configured(client, se
         }
     }
     settings.OIDC_BUTTON_LABEL = "Distributor account"
-    page = client.get(reverse("login")).text
+    response = client.get(reverse("login"))
+    page = response.text
     assert "Sign in with Distributor account" in page
+    # the button's answer redirects to the provider: allowed by form-action
+    assert "form-action 'self' http://127.0.0.1:9" in response["Content-Security-Policy"]
     assert 'name="username"' in page and 'name="password"' in page
 
 

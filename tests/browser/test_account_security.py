@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from compliance.services import evaluation_run
 from partners import services as ps
+from tests import oidc
 from tests.factories import StaffUserFactory, UserFactory
 
 from .conftest import PASSWORD, assert_styled, log_in
@@ -149,4 +150,51 @@ def test_a_staff_user_must_set_up_a_second_factor_at_first_login(
     page.get_by_role("link", name="Lindenhof IT GmbH").wait_for()
     page.goto("/accounts/2fa/")
     screenshot(page, "account-staff-security")
+    assert not violations, "\n".join(violations)
+
+
+def test_a_staff_user_signs_in_with_the_company_account(
+    page, people, violations, settings, live_server, screenshot
+):
+    """The whole round trip in the browser: the login page's button (a form
+    answered with a redirect to the provider, which form-action allows), the
+    provider's login form, back to the portal as the staff user."""
+    reason = oidc.available()
+    if reason:
+        pytest.skip(reason)
+    settings.STAFF_MFA_REQUIRED = True
+    client = {
+        "client_id": "portal",
+        "client_secret": "browser-test-secret",
+        "redirect_uris": [f"{live_server.url}/accounts/sso/sso/login/callback/"],
+    }
+    accounts = {
+        "maria": {
+            "password": "maria-pw",
+            "sub": "entra-maria",
+            "email": "maria@csp.example",
+            "email_verified": True,
+            "name": "Maria Lehner",
+        }
+    }
+    with oidc.running_provider(client=client, accounts=accounts) as issuer:
+        settings.SOCIALACCOUNT_PROVIDERS = {
+            "openid_connect": {
+                "OAUTH_PKCE_ENABLED": True,
+                "APPS": [{**SSO["openid_connect"]["APPS"][0], "client_id": "portal",
+                          "secret": "browser-test-secret", "settings": {"server_url": issuer}}],
+            }
+        }  # fmt: skip
+        page.goto("/accounts/login/")
+        page.get_by_role("button", name="Sign in with Distributor account").click()
+        page.wait_for_url(f"{issuer}/interaction/**")
+        page.locator("input[name=login]").fill("maria")
+        page.locator("input[name=password]").fill("maria-pw")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{live_server.url}/")
+        # a company login counts as two factors: no enrolment, the dashboard
+        page.get_by_role("link", name="Partners").first.wait_for()
+        page.goto("/partners/")
+        page.get_by_role("link", name="Lindenhof IT GmbH").wait_for()
+        screenshot(page, "account-staff-company-login")
     assert not violations, "\n".join(violations)
