@@ -85,6 +85,11 @@ def test_api_tokens_are_unchanged_for_staff_without_a_factor(client, mfa_require
     token = Token.objects.create(user=user)
     response = Client().get("/api/v1/partners/", HTTP_AUTHORIZATION=f"Token {token.key}")
     assert response.status_code == 200
+    # also from a browser that holds the (not yet enrolled) session
+    password_step(client, "sven")
+    assert client.get("/api/v1/partners/").status_code == 403
+    response = client.get("/api/v1/partners/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert response.status_code == 200
 
 
 def test_partner_users_are_not_made_to_enrol(client, mfa_required):
