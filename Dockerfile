@@ -3,6 +3,8 @@
 FROM node:20-bookworm-slim AS assets
 WORKDIR /app
 COPY package.json package-lock.json ./
+# Front-end packages only: axe-core and oidc-provider are dev dependencies
+# of the browser and SSO tests.
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM python:3.11-slim-bookworm

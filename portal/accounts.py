@@ -1,10 +1,13 @@
 """Account helpers that are not views of our own: the login lockout page,
-the client address login throttling counts by, and the login view."""
+the client address login throttling counts by, and the login view (whose
+second step, the code of a second factor, is django-allauth's: ADR 0010)."""
 
 from __future__ import annotations
 
 import ipaddress
 
+from allauth.account.internal.flows.login import perform_password_login
+from allauth.account.models import Login
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
@@ -69,16 +72,40 @@ class PortalAdminAuthenticationForm(UsernameLengthMixin, AdminAuthenticationForm
 
 
 class PortalLoginView(LoginView):
-    """Django's login form; a partner user's interface then speaks the
-    language of their contact record (they can switch it any time)."""
+    """Django's login form (``username``, ``password``; django-axes counts
+    failures). A correct password is the first step: allauth's login flow
+    then asks a user with a second factor for its code on its own page, and
+    logs in everybody else at once. A partner user's interface then speaks
+    the language of their contact record (they can switch it any time)."""
 
     form_class = PortalAuthenticationForm
 
+    def get_context_data(self, **kwargs):
+        from .sso import sso_enabled
+
+        context = super().get_context_data(**kwargs)
+        if sso_enabled():
+            context["sso_label"] = settings.OIDC_BUTTON_LABEL
+            context["sso_provider_id"] = settings.OIDC_PROVIDER_ID
+        return context
+
+    def render_to_response(self, context, **response_kwargs):
+        from .sso import sso_origin
+
+        response = super().render_to_response(context, **response_kwargs)
+        if context.get("sso_provider_id") and (origin := sso_origin()):
+            # The company-login button's answer redirects to the provider.
+            response._csp_update = {"form-action": [origin]}
+        return response
+
     def form_valid(self, form):
-        response = super().form_valid(form)
-        language = (
-            Contact.objects.filter(user=form.get_user()).values_list("language", flat=True).first()
+        user = form.get_user()
+        response = perform_password_login(
+            self.request,
+            {"username": user.get_username()},
+            Login(user=user, redirect_url=self.get_success_url()),
         )
+        language = Contact.objects.filter(user=user).values_list("language", flat=True).first()
         if language and language in dict(settings.LANGUAGES):
             response.set_cookie(
                 settings.LANGUAGE_COOKIE_NAME,

@@ -490,3 +490,6 @@ class SupportContractAdmin(ReevaluatingAuditedAdmin):
 
     def reevaluation_partner_pks(self, objs) -> set[int]:
         return {obj.partner_id for obj in objs}
+
+
+from . import user_admin  # noqa: E402,F401  the user admin with the factor reset

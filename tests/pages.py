@@ -279,6 +279,7 @@ def _values(name: str, param: str, world: dict, user) -> list[str]:
         "language": ["de", "en"],
         "uidb64": ["MQ"],
         "token": ["set-password"],
+        "provider_id": ["sso"],
     }
     if param in fixed:
         return fixed[param]

@@ -53,3 +53,19 @@ def test_production_refuses_to_start_without_secrets():
         }
     )
     assert result.returncode != 0 and "DEBUG must not be on" in result.stderr
+
+
+def test_half_configured_single_sign_on_is_refused():
+    base = {"SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "compliance.example.com"}
+    result = _check({**base, "OIDC_SERVER_URL": "https://login.example.com/tenant/v2.0"})
+    assert result.returncode != 0
+    assert "OIDC_CLIENT_ID, OIDC_CLIENT_SECRET missing" in result.stderr
+    result = _check(
+        {
+            **base,
+            "OIDC_SERVER_URL": "https://login.example.com/tenant/v2.0",
+            "OIDC_CLIENT_ID": "portal",
+            "OIDC_CLIENT_SECRET": secrets.token_urlsafe(30),
+        }
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

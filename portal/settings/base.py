@@ -41,6 +41,13 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # second factor, staff single sign-on, session list (docs/decisions/0010)
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.usersessions",
     # ours, from the bottom layer up (docs/architecture.md)
     "core",
     "partners",
@@ -63,7 +70,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Ends sessions idle for SESSION_IDLE_TIMEOUT; refreshes the session list
+    # (address, last seen) at most once a minute.
+    "portal.sessions.SessionActivityMiddleware",
+    # Staff without a second factor reach nothing but the enrolment.
+    "portal.mfa.StaffSecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A NUL character that reached a PostgreSQL query: 400, not 500.
     "api.middleware.NulCharacterMiddleware",
@@ -146,6 +159,60 @@ PASSWORD_RESET_TIMEOUT = 60 * 60  # reset links are valid for one hour
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+# Codes of the second factor are never stored with a failed attempt.
+AXES_SENSITIVE_PARAMETERS = ["code"]
+
+# --- Sessions ---------------------------------------------------------------
+# A session lasts SESSION_COOKIE_AGE seconds at most (default 12 hours) and
+# ends after SESSION_IDLE_TIMEOUT seconds without a request (default one hour,
+# 0: no idle limit); portal.sessions checks the idle time.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=60 * 60)
+
+# --- Second factor, staff single sign-on (django-allauth, ADR 0010) -----------
+# Staff must enrol a second factor before they reach any staff page, the
+# admin or the API with a session (portal.mfa). Default false here and in dev
+# and test; production settings default it to true.
+STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=False)
+ACCOUNT_ADAPTER = "portal.account_adapter.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "portal.sso.StaffOnlySocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 10 * 60
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_RECOVERY_CODES_SHOW_ONCE = True
+MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="CSP Compliance")
+MFA_FORMS = {"authenticate": "portal.mfa.LockoutAwareAuthenticateForm"}
+MFA_ADAPTER = "portal.mfa.MFAAdapter"
+USERSESSIONS_TRACK_ACTIVITY = False  # portal.sessions does it, once a minute
+SOCIALACCOUNT_AUTO_SIGNUP = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # portal.sso maps by e-mail itself
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_OPENID_CONNECT_URL_PREFIX = ""
+# Staff single sign-on over OpenID Connect (Microsoft Entra ID: the server URL
+# is https://login.microsoftonline.com/<tenant id>/v2.0). Off unless the
+# server URL, client id and secret are all set.
+OIDC_SERVER_URL = env("OIDC_SERVER_URL", default="")
+OIDC_CLIENT_ID = env("OIDC_CLIENT_ID", default="")
+OIDC_CLIENT_SECRET = env("OIDC_CLIENT_SECRET", default="")
+OIDC_BUTTON_LABEL = env("OIDC_BUTTON_LABEL", default="Company account")
+# E-mail domains whose addresses the provider vouches for (Entra ID sends no
+# email_verified claim); a token's own email_verified=true is accepted too.
+OIDC_EMAIL_DOMAINS = env.list("OIDC_EMAIL_DOMAINS", default=[])
+OIDC_PROVIDER_ID = "sso"
+SOCIALACCOUNT_PROVIDERS: dict = {"openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": []}}
+if OIDC_SERVER_URL and OIDC_CLIENT_ID and OIDC_CLIENT_SECRET:
+    SOCIALACCOUNT_PROVIDERS["openid_connect"]["APPS"] = [
+        {
+            "provider_id": OIDC_PROVIDER_ID,
+            "name": OIDC_BUTTON_LABEL,
+            "client_id": OIDC_CLIENT_ID,
+            "secret": OIDC_CLIENT_SECRET,
+            "settings": {"server_url": OIDC_SERVER_URL},
+        }
+    ]
 
 # --- Content-Security-Policy (django-csp) -------------------------------------
 # Our pages load scripts, styles and fonts from /static/ only and have no

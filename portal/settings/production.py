@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import LOGGING, env
+from .base import LOGGING, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_SERVER_URL, env
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="")
@@ -14,6 +14,11 @@ if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set in production.")
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must not be on in production.")
+_oidc = {"OIDC_SERVER_URL": OIDC_SERVER_URL, "OIDC_CLIENT_ID": OIDC_CLIENT_ID}
+_oidc["OIDC_CLIENT_SECRET"] = OIDC_CLIENT_SECRET
+if any(_oidc.values()) and not all(_oidc.values()):
+    missing = ", ".join(name for name, value in _oidc.items() if not value)
+    raise ImproperlyConfigured(f"Staff single sign-on is half configured: {missing} missing.")
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -29,5 +34,6 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 PORTAL_ALLOW_DEMO_USERS = False
+STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=True)
 LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT if LOG_FORMAT == "json" else "plain"

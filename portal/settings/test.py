@@ -39,3 +39,8 @@ SILENCED_SYSTEM_CHECKS = ["axes.W003"]  # the test backend list leaves axes out 
 # One cache per process, emptied before every test (tests/conftest.py): cached
 # pages from one test's data never reach another.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Staff need no second factor in tests unless a test switches it on.
+STAFF_MFA_REQUIRED = False
+# Single sign-on stays off unless a test configures the loopback provider.
+SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": []}}

@@ -1,7 +1,8 @@
 """The Content-Security-Policy in a real browser: every kind of page we serve
-(login, dashboards, partner list and detail, the admin, the API docs) renders
-under the strict policy without a violation in Chromium's console (but the
-one Redoc's hard-coded CDN logo causes: blocked on purpose)."""
+(login, dashboards, partner list and detail, the admin, the API docs, the
+account pages) renders under the strict policy without a violation in
+Chromium's console (but the one Redoc's hard-coded CDN logo causes: blocked
+on purpose)."""
 
 from __future__ import annotations
 
@@ -163,6 +164,13 @@ def test_no_csp_violation_on_our_pages(
     _visit(page, f"/admin/partners/partner/{partner.pk}/history/")
     page.locator("#change-history").wait_for()
     _visit(page, "/admin/partners/revenuerecord/")  # with its date hierarchy
+
+    # the account pages: security (second factor), sessions, the enrolment
+    # with its QR code (a data: image)
+    _visit(page, "/accounts/2fa/")
+    _visit(page, "/accounts/sessions/")
+    _visit(page, "/accounts/2fa/totp/activate/")
+    page.locator("img.portal-qr").wait_for()
 
     # the API documentation: Swagger UI and Redoc, both drawn from the schema
     _visit(page, "/api/docs/")

@@ -34,9 +34,35 @@ ANONYMOUS_OPEN_PAGES = {
     "password_reset_complete",
     "password_reset_confirm",
     "set_language",
+    # django-allauth (ADR 0010): the login aliases it reverses, its pages
+    # about a company login that ended, and the OpenID Connect endpoints
+    # a browser reaches before it is signed in.
+    "account_login",
+    "account_logout",
+    "account_signup",
+    "account_inactive",
+    "account_reset_password",
+    "account_change_password",
+    "socialaccount_login_cancelled",
+    "socialaccount_login_error",
+    "socialaccount_signup",
+    "openid_connect_login",
+    "openid_connect_callback",
+    "mfa_authenticate",
 }
 # For partner users also these:
 OPEN_PAGES = ANONYMOUS_OPEN_PAGES | {
+    # The user's own account: sessions, second factor, company login.
+    "sessions",
+    "mfa_index",
+    "mfa_reauthenticate",
+    "mfa_activate_totp",
+    "mfa_deactivate_totp",
+    "mfa_view_recovery_codes",
+    "mfa_generate_recovery_codes",
+    "mfa_download_recovery_codes",
+    "socialaccount_connections",
+    "account_reauthenticate",
     # API and exports: a partner user's own data. The walker's id candidates
     # can be the user's own objects, so a 200 is allowed here; the marker
     # check still refuses any trace of another partner.
@@ -62,12 +88,21 @@ OPEN_PAGES = ANONYMOUS_OPEN_PAGES | {
 }
 
 
-def _walk(patterns, namespace=""):
+# Named groups of the includes above a pattern (allauth's OpenID Connect
+# URLs take <provider_id> in their include), by the pattern's id.
+_OUTER_PARAMS: dict[int, list[str]] = {}
+
+
+def _walk(patterns, namespace="", outer=()):
     for entry in patterns:
         if isinstance(entry, URLResolver):
             ns = entry.namespace
-            yield from _walk(entry.url_patterns, f"{namespace}{ns}:" if ns else namespace)
+            groups = tuple(getattr(entry.pattern, "regex", None).groupindex)
+            yield from _walk(
+                entry.url_patterns, f"{namespace}{ns}:" if ns else namespace, outer + groups
+            )
         elif isinstance(entry, URLPattern) and entry.name:
+            _OUTER_PARAMS[id(entry)] = list(outer)
             yield f"{namespace}{entry.name}", entry
 
 
@@ -77,7 +112,7 @@ def _params(pattern: URLPattern) -> list[str]:
         # Positional groups (e.g. simple_history's admin views): an object id
         # and then a version id.
         return [f"_{i}" for i in range(regex.groups)]
-    return list(regex.groupindex)
+    return _OUTER_PARAMS.get(id(pattern), []) + list(regex.groupindex)
 
 
 def _reverse(name: str, kwargs: dict) -> str:
@@ -132,6 +167,7 @@ def _candidates(name: str, param: str, world) -> list[str]:
         "path": "x",
         "version_id": "1",
         "_1": "1",
+        "provider_id": "sso",
     }
     if param in fixed:
         return [fixed[param]]
