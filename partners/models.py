@@ -16,6 +16,8 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from .currencies import ISO_CODES
+
 MPN_ID_MAX_LENGTH = 20
 mpn_id_validator = RegexValidator(r"^[0-9]{1,20}\Z", _("Use digits only (Microsoft partner id)."))
 country_validator = RegexValidator(r"^[A-Z]{2}\Z", _("Use a two-letter ISO 3166 country code."))
@@ -295,6 +297,11 @@ class RevenueRecord(models.Model):
     # two composite indexes below, and revenue is never looked up by currency
     # (deleting a currency, which PROTECT refuses anyway, may scan). Each
     # index costs every imported line (docs/decisions/0004).
+    # The currency is an ISO 4217 code held by a check constraint, not by a
+    # database foreign key: its per-row trigger was the dearest step of an
+    # import (docs/decisions/0011). The ORM relation stays (``record.currency``,
+    # PROTECT in the admin); the one revenue upsert checks the staged codes
+    # against the currency table in one statement.
     location = models.ForeignKey(
         Location,
         verbose_name=_("location"),
@@ -310,6 +317,7 @@ class RevenueRecord(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     source = models.CharField(
         _("source"), max_length=10, choices=RevenueSource.choices, default=RevenueSource.MANUAL
@@ -333,6 +341,9 @@ class RevenueRecord(models.Model):
                 fields=["location", "source", "reference"], name="revenue_unique_reference"
             ),
             models.CheckConstraint(condition=~Q(reference=""), name="revenue_reference_not_empty"),
+            models.CheckConstraint(
+                condition=Q(currency__in=sorted(ISO_CODES)), name="revenue_currency_iso4217"
+            ),
             models.CheckConstraint(
                 condition=Q(source__in=RevenueSource.values), name="revenue_source_valid"
             ),
