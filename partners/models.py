@@ -302,12 +302,18 @@ class RevenueRecord(models.Model):
     # import (docs/decisions/0011). The ORM relation stays (``record.currency``,
     # PROTECT in the admin); the one revenue upsert checks the staged codes
     # against the currency table in one statement.
+    # The location key is checked by the database once per statement, not
+    # once per row: triggers of migration 0009 (PostgreSQL: statement-level,
+    # over the statement's new rows; SQLite: per row) refuse revenue of a
+    # location that is not stored and the deletion of a location with
+    # revenue, instead of the foreign key's per-row trigger (0011).
     location = models.ForeignKey(
         Location,
         verbose_name=_("location"),
         on_delete=models.PROTECT,
         related_name="revenue",
         db_index=False,
+        db_constraint=False,
     )
     revenue_date = models.DateField(_("revenue date"))
     amount = models.DecimalField(_("amount"), max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)

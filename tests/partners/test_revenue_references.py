@@ -158,3 +158,70 @@ def test_the_upsert_names_the_lines_of_missing_locations_and_currencies(location
     assert raised.value.problems == [(2, "location", str(gone_pk)), (3, "currency", "CHF")]
     assert isinstance(raised.value, IntegrityError)  # the doors' generic answer still holds
     assert not RevenueRecord.objects.exists()
+
+
+# --- the location key, checked by the database once per statement ------------------
+
+
+def test_the_database_refuses_revenue_of_a_location_that_is_not_stored(locations):
+    location = locations["4711001"]
+    missing = Location.objects.order_by("-pk").first().pk + 1000
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RevenueRecord.objects.create(
+            location_id=missing,
+            revenue_date=datetime.date(2024, 3, 1),
+            amount=1,
+            currency_id="EUR",
+            reference="X-1",
+        )
+    record = RevenueRecord.objects.create(
+        location=location,
+        revenue_date=datetime.date(2024, 3, 1),
+        amount=1,
+        currency_id="EUR",
+        reference="X-2",
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RevenueRecord.objects.filter(pk=record.pk).update(location_id=missing)
+    assert RevenueRecord.objects.get().location == location
+
+
+def test_the_database_refuses_to_delete_a_location_with_revenue(locations):
+    """Below Django's PROTECT: plain SQL, as a foreign key would refuse it."""
+    from django.db import connection
+
+    location, other = locations["4711001"], locations["4711002"]
+    RevenueRecord.objects.create(
+        location=location,
+        revenue_date=datetime.date(2024, 3, 1),
+        amount=1,
+        currency_id="EUR",
+        reference="X-1",
+    )
+    table = Location._meta.db_table
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE id IN (%s, %s)", [location.pk, other.pk])  # noqa: S608
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET id = id + 100000 WHERE id = %s", [location.pk])  # noqa: S608
+    assert Location.objects.filter(pk__in=[location.pk, other.pk]).count() == 2
+    Location.objects.filter(pk=other.pk).update(name="renamed")  # no revenue: free to change
+    Location.objects.filter(pk=other.pk).delete()
+    assert not Location.objects.filter(pk=other.pk).exists()
+
+
+@pytest.mark.parametrize("portable", [False, True])
+def test_the_database_refuses_a_merge_whose_location_went_missing(locations, portable, monkeypatch):
+    """Even if the upsert's own check were skipped, the statement is refused
+    and nothing is written."""
+    from partners import revenue
+
+    monkeypatch.setattr(revenue.RevenueStaging, "check_references", lambda *a, **k: None)
+    monkeypatch.setattr(revenue.RevenueRows, "check_references", lambda *a, **k: None)
+    gone = LocationFactory(location_id="4711999")
+    lines = [_line(locations["4711001"], reference="R-1"), _line(gone, reference="R-2")]
+    gone.delete()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        revenue_lines_upsert(
+            lines=lines, source=RevenueSource.API, user=None, reason="test", portable=portable
+        )
+    assert not RevenueRecord.objects.exists()
