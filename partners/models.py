@@ -50,8 +50,10 @@ class Language(models.TextChoices):
 
 
 class Currency(models.Model):
-    """An ISO 4217 currency. Seeded by a data migration; the foreign keys to
-    this table are what make "a valid currency code" a database rule."""
+    """An ISO 4217 currency. Seeded by a data migration. Rates and support
+    contracts refer to it by foreign key; revenue keeps the code, which a
+    check constraint holds to ``partners.currencies.ISO_CODES``
+    (docs/decisions/0011)."""
 
     code = models.CharField(
         _("code"), max_length=3, primary_key=True, validators=[currency_code_validator]
