@@ -15,12 +15,13 @@ the database's foreign key by triggers that enforce the same rule set-based
   ``foreign_key_violation`` (an ``IntegrityError``), as before; unlike the
   foreign key the check is not deferred to the commit (no code inserts
   revenue before its location).
-- SQLite: the same rules as row triggers (SQLite has no statement
-  triggers; it is not where a million lines are imported).
+- SQLite keeps its foreign key (deferred to the commit, as Django makes
+  them: a flush deletes locations before revenue) and gets row triggers
+  that refuse revenue of a location that is not stored at once, as on
+  PostgreSQL. SQLite is not where a million lines are imported.
 
 Safe on stored data: the foreign key held the rule until now, so every
-stored row satisfies it; dropping the constraint rewrites nothing on
-PostgreSQL (SQLite copies the table, as for any change of it).
+stored row satisfies it; dropping the constraint rewrites nothing.
 """
 
 import django.db.models.deletion
@@ -103,9 +104,6 @@ POSTGRESQL_DROP = [
 
 _ABSENT = "NOT EXISTS (SELECT 1 FROM partners_location WHERE id = NEW.location_id)"
 _MISSING = "SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed: revenue location is not present')"
-_REFERENCED = (
-    "SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed: location is referenced by revenue')"
-)
 SQLITE = [
     f"""
     CREATE TRIGGER revenue_location_present_insert BEFORE INSERT ON partners_revenuerecord
@@ -116,23 +114,10 @@ SQLITE = [
     BEFORE UPDATE OF location_id ON partners_revenuerecord
     WHEN {_ABSENT} BEGIN {_MISSING}; END
     """,  # noqa: S608 (constants only)
-    f"""
-    CREATE TRIGGER location_revenue_absent_delete BEFORE DELETE ON partners_location
-    WHEN EXISTS (SELECT 1 FROM partners_revenuerecord WHERE location_id = OLD.id)
-    BEGIN {_REFERENCED}; END
-    """,  # noqa: S608 (constants only)
-    f"""
-    CREATE TRIGGER location_revenue_absent_update BEFORE UPDATE OF id ON partners_location
-    WHEN NEW.id IS NOT OLD.id
-     AND EXISTS (SELECT 1 FROM partners_revenuerecord WHERE location_id = OLD.id)
-    BEGIN {_REFERENCED}; END
-    """,  # noqa: S608 (constants only)
 ]
 SQLITE_DROP = [
     "DROP TRIGGER IF EXISTS revenue_location_present_insert",
     "DROP TRIGGER IF EXISTS revenue_location_present_update",
-    "DROP TRIGGER IF EXISTS location_revenue_absent_delete",
-    "DROP TRIGGER IF EXISTS location_revenue_absent_update",
 ]
 
 
@@ -141,12 +126,24 @@ def _run(schema_editor, statements: dict[str, list[str]]) -> None:
         schema_editor.execute(statement, params=None)  # (the functions say %s)
 
 
-def create_triggers(apps, schema_editor):
+FOREIGN_KEY = "partners_revenuerecord_location_id_fk_partners_location_id"
+
+
+def forwards(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        model = apps.get_model("partners", "RevenueRecord")
+        for name in schema_editor._constraint_names(model, ["location_id"], foreign_key=True):
+            schema_editor.execute(schema_editor._delete_fk_sql(model, name))
     _run(schema_editor, {"postgresql": POSTGRESQL, "sqlite": SQLITE})
 
 
-def drop_triggers(apps, schema_editor):
+def backwards(apps, schema_editor):
     _run(schema_editor, {"postgresql": POSTGRESQL_DROP, "sqlite": SQLITE_DROP})
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(
+            f"ALTER TABLE partners_revenuerecord ADD CONSTRAINT {FOREIGN_KEY} FOREIGN KEY"
+            " (location_id) REFERENCES partners_location (id) DEFERRABLE INITIALLY DEFERRED"
+        )
 
 
 class Migration(migrations.Migration):
@@ -155,19 +152,23 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # (SQLite rebuilds the table here, which would drop triggers on it:
-        # so they are created after it.)
-        migrations.AlterField(
-            model_name="revenuerecord",
-            name="location",
-            field=models.ForeignKey(
-                db_constraint=False,
-                db_index=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="revenue",
-                to="partners.location",
-                verbose_name="location",
-            ),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="revenuerecord",
+                    name="location",
+                    field=models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="revenue",
+                        to="partners.location",
+                        verbose_name="location",
+                    ),
+                ),
+            ],
+            # PostgreSQL: the foreign key goes, the triggers come; SQLite
+            # keeps its foreign key and gets the revenue triggers.
+            database_operations=[migrations.RunPython(forwards, backwards)],
         ),
-        migrations.RunPython(create_triggers, drop_triggers),
     ]
