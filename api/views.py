@@ -22,7 +22,7 @@ from rest_framework.settings import api_settings
 from compliance.cases import followup_case_move
 from compliance.services import partners_reevaluate
 from partners import services as partner_services
-from partners.models import Currency
+from partners.revenue import revenue_currency_codes
 
 from . import filters, selectors
 from . import serializers as s
@@ -255,11 +255,7 @@ class RevenueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
             .select_related(None)
             .filter(location_id__in=location_ids)
         }
-        currencies = set(
-            Currency.objects.filter(
-                code__in={item["currency"].upper() for _, item in valid}
-            ).values_list("code", flat=True)
-        )
+        currencies = revenue_currency_codes()
         seen: dict[tuple[str, str], int] = {}
         lines: list[RevenueLine] = []
         for index, item in valid:

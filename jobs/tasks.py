@@ -21,6 +21,8 @@ from compliance import dashboard, services
 from notifications.tasks import plan_reminders_after_commit
 from partners.models import Partner
 
+from . import retention
+
 logger = logging.getLogger(__name__)
 
 
@@ -62,6 +64,26 @@ def evaluate_all(self: Task, as_of: str | None = None) -> dict:
     transaction.on_commit(_warm_dashboard)  # after the data version has risen
     logger.info("nightly evaluation for %s: %s", run_date, summary.counts())
     return {"skipped": False, "run_date": run_date.isoformat(), **summary.counts()}
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,  # idempotent: the JobRun row of the day decides
+    reject_on_worker_lost=True,
+    name="jobs.purge_expired",
+)
+def purge_expired(self) -> dict:
+    """The daily purge of job runs, import runs and notifications older
+    than ``settings.RETENTION_DAYS`` (docs/decisions/0012-growth-control.md)."""
+    today = timezone.localdate()
+    summary = retention.retention_purge(
+        today=today, task_id=self.request.id or "", stale_after=_stale_after()
+    )
+    if summary is None:
+        logger.info("purge for %s already done or running; skipped", today)
+        return {"skipped": True, "run_date": today.isoformat()}
+    logger.info("purge for %s: %s", today, summary.counts())
+    return {"skipped": False, "run_date": today.isoformat(), **summary.counts()}
 
 
 def _warm_dashboard() -> None:

@@ -33,7 +33,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from compliance.models import DeadlineOutcome, Evaluation, Policy, Status
 from core.bulk import upsert
 
-from . import content, selectors
+from . import content, retention, selectors
 from .models import OPEN_STATUSES, REMINDER_KINDS, Kind, Notification, NotificationStatus
 
 logger = logging.getLogger(__name__)
@@ -439,6 +439,8 @@ def reminders_plan(*, as_of: datetime.date, dry_run: bool = False) -> PlanSummar
     again for the same day plans nothing new. ``dry_run`` writes nothing and
     returns what would be planned.
     """
+    if refused := retention.planning_refused(as_of):  # docs/decisions/0012
+        raise ValueError(refused)
     summary = PlanSummary(as_of=as_of, dry_run=dry_run)
     batch = uuid.uuid4().hex
     with transaction.atomic():

@@ -1,7 +1,12 @@
 """Active ISO 4217 currency codes (code, name, minor units).
 
-Loaded into the ``Currency`` table by a data migration; foreign keys to that
-table make an unknown code a database error. New codes are added in the admin.
+Loaded into the ``Currency`` table by a data migration. Revenue records keep
+their currency as one of these codes, held by a check constraint
+(``revenue_currency_iso4217``) rather than a foreign key: the key's per-row
+trigger cost an import of a million lines more than the bare ``COPY`` of its
+file (docs/decisions/0011-import-without-per-row-triggers.md). A new ISO
+code is added here, with the migration ``makemigrations`` then writes for
+that constraint; rates and support contracts keep their foreign keys.
 """
 
 ISO_4217 = [
@@ -58,6 +63,9 @@ ISO_4217 = [
     ("XPF", "CFP Franc", 0), ("YER", "Yemeni Rial", 2), ("ZAR", "Rand", 2),
     ("ZMW", "Zambian Kwacha", 2), ("ZWG", "Zimbabwe Gold", 2),
 ]  # fmt: skip
+
+#: The codes a revenue record may be in (the database checks it).
+ISO_CODES = frozenset(code for code, _, _ in ISO_4217)
 
 # Solutions Partner designations (code, name).
 SOLUTIONS_PARTNER_DESIGNATIONS = [

@@ -16,6 +16,8 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from .currencies import ISO_CODES
+
 MPN_ID_MAX_LENGTH = 20
 mpn_id_validator = RegexValidator(r"^[0-9]{1,20}\Z", _("Use digits only (Microsoft partner id)."))
 country_validator = RegexValidator(r"^[A-Z]{2}\Z", _("Use a two-letter ISO 3166 country code."))
@@ -48,8 +50,10 @@ class Language(models.TextChoices):
 
 
 class Currency(models.Model):
-    """An ISO 4217 currency. Seeded by a data migration; the foreign keys to
-    this table are what make "a valid currency code" a database rule."""
+    """An ISO 4217 currency. Seeded by a data migration. Rates and support
+    contracts refer to it by foreign key; revenue keeps the code, which a
+    check constraint holds to ``partners.currencies.ISO_CODES``
+    (docs/decisions/0011)."""
 
     code = models.CharField(
         _("code"), max_length=3, primary_key=True, validators=[currency_code_validator]
@@ -295,12 +299,23 @@ class RevenueRecord(models.Model):
     # two composite indexes below, and revenue is never looked up by currency
     # (deleting a currency, which PROTECT refuses anyway, may scan). Each
     # index costs every imported line (docs/decisions/0004).
+    # The currency is an ISO 4217 code held by a check constraint, not by a
+    # database foreign key: its per-row trigger was the dearest step of an
+    # import (docs/decisions/0011). The ORM relation stays (``record.currency``,
+    # PROTECT in the admin); the one revenue upsert checks the staged codes
+    # against the currency table in one statement.
+    # The location key is checked by the database once per statement, not
+    # once per row: triggers of migration 0009 (PostgreSQL: statement-level,
+    # over the statement's new rows; SQLite: per row) refuse revenue of a
+    # location that is not stored and the deletion of a location with
+    # revenue, instead of the foreign key's per-row trigger (0011).
     location = models.ForeignKey(
         Location,
         verbose_name=_("location"),
         on_delete=models.PROTECT,
         related_name="revenue",
         db_index=False,
+        db_constraint=False,
     )
     revenue_date = models.DateField(_("revenue date"))
     amount = models.DecimalField(_("amount"), max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
@@ -310,6 +325,7 @@ class RevenueRecord(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     source = models.CharField(
         _("source"), max_length=10, choices=RevenueSource.choices, default=RevenueSource.MANUAL
@@ -333,6 +349,9 @@ class RevenueRecord(models.Model):
                 fields=["location", "source", "reference"], name="revenue_unique_reference"
             ),
             models.CheckConstraint(condition=~Q(reference=""), name="revenue_reference_not_empty"),
+            models.CheckConstraint(
+                condition=Q(currency__in=sorted(ISO_CODES)), name="revenue_currency_iso4217"
+            ),
             models.CheckConstraint(
                 condition=Q(source__in=RevenueSource.values), name="revenue_source_valid"
             ),

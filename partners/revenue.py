@@ -30,6 +30,15 @@ memory. The callers check every value first (all or nothing; the dates with
 repeats (``number_repeats``: Partner Center lines). A write that collides with
 a concurrent one raises ``IntegrityError``, which each door reports in its
 own words (409, "the database refused the import").
+
+Both engines check in one statement, inside the write's transaction, that
+the lines' locations and currencies are stored, and lock them against
+deletion until the commit (``FOR KEY SHARE``, what a foreign key's trigger
+does once per row): the revenue table keeps no database foreign key to the
+currency table, only a check that the code is an ISO 4217 code
+(docs/decisions/0011). A line whose location or currency went missing after
+the caller checked it raises :class:`RevenueReferenceMissing`, which names
+the lines.
 """
 
 from __future__ import annotations
@@ -59,7 +68,8 @@ from core.bulk import (
     in_chunks,
 )
 
-from .models import MONEY_DIGITS, MONEY_PLACES, RevenueRecord
+from .currencies import ISO_CODES
+from .models import MONEY_DIGITS, MONEY_PLACES, Currency, Location, RevenueRecord
 
 #: The values compared with the stored record (the key aside).
 COMPARED_FIELDS = ("revenue_date", "amount", "currency_id", "customer")
@@ -82,6 +92,29 @@ class RevenueLine(NamedTuple):
 #: customer). Text rather than dates and Decimals: a stream's million lines
 #: go from the text of the file into the ``COPY`` without becoming objects.
 StagedLine = tuple[int, int, str, str, str, str, str]
+
+
+#: Lines named at most by :class:`RevenueReferenceMissing`.
+MISSING_LINES_SHOWN = 1000
+
+
+class RevenueReferenceMissing(IntegrityError):
+    """Lines whose location or currency is not stored (removed after the
+    caller checked the lines). ``problems`` holds (line, field, value) for
+    at most :data:`MISSING_LINES_SHOWN` lines, in line order; ``field`` is
+    ``"location"`` (the value is the location's primary key) or
+    ``"currency"`` (the code). Nothing was written."""
+
+    def __init__(self, problems: list[tuple[int, str, str]]) -> None:
+        self.problems = problems
+        shown = ", ".join(f"line {line}: {field} {value}" for line, field, value in problems[:5])
+        super().__init__(f"revenue lines name locations or currencies that are not stored: {shown}")
+
+
+def revenue_currency_codes() -> set[str]:
+    """The codes a revenue line may be in: the ISO 4217 codes (what the
+    database checks) that the currency table holds."""
+    return set(Currency.objects.filter(code__in=ISO_CODES).values_list("code", flat=True))
 
 
 @dataclass(frozen=True)
@@ -167,29 +200,68 @@ class RevenueRows:
 
     def __init__(self, *, number_repeats: bool = False) -> None:
         self.lines: list[RevenueLine] = []
+        #: the line number of each line (given by add_staged, else counted)
+        self.numbers: list[int] = []
         self._seen: dict[tuple[int, str], int] | None = {} if number_repeats else None
 
-    def add(self, lines: Iterable[RevenueLine]) -> None:
+    def add(self, lines: Iterable[RevenueLine], numbers: Iterable[int] | None = None) -> None:
+        first = len(self.lines) + 1
+        before = len(self.lines)
         if self._seen is None:
             self.lines.extend(lines)
-            return
-        seen = self._seen
-        for line in lines:
-            key = (line.location_id, line.reference)
-            count = seen[key] = seen.get(key, 0) + 1
-            self.lines.append(
-                line if count == 1 else line._replace(reference=f"{line.reference}#{count}")
-            )
+        else:
+            seen = self._seen
+            for line in lines:
+                key = (line.location_id, line.reference)
+                count = seen[key] = seen.get(key, 0) + 1
+                self.lines.append(
+                    line if count == 1 else line._replace(reference=f"{line.reference}#{count}")
+                )
+        self.numbers.extend(
+            numbers if numbers is not None else range(first, first + len(self.lines) - before)
+        )
 
     def add_staged(self, lines: Iterable[StagedLine]) -> None:
         """Lines in the staging table's text form (see :data:`StagedLine`)."""
         date, decimal = datetime.date.fromisoformat, Decimal
+        lines = list(lines)
         self.add(
-            RevenueLine(pk, date(day), decimal(amount), currency, reference, customer)
-            for _, pk, day, amount, currency, reference, customer in lines
+            (
+                RevenueLine(pk, date(day), decimal(amount), currency, reference, customer)
+                for _, pk, day, amount, currency, reference, customer in lines
+            ),
+            [line[0] for line in lines],
         )
 
+    def check_references(self, *, lock: bool) -> None:
+        """Raise :class:`RevenueReferenceMissing` for lines whose location
+        or currency is not stored; with ``lock`` the found rows stay locked
+        against deletion until the commit (``FOR UPDATE``, as the ORM can
+        say it: this engine runs on PostgreSQL only in the tests; SQLite
+        writes one transaction at a time)."""
+        locations, currencies = Location.objects.all(), Currency.objects.all()
+        if lock:
+            locations, currencies = locations.select_for_update(), currencies.select_for_update()
+        location_pks = {line.location_id for line in self.lines}
+        found: set[int] = set()
+        for chunk in in_chunks(sorted(location_pks)):
+            found.update(locations.filter(pk__in=chunk).values_list("pk", flat=True))
+        codes = {line.currency_id for line in self.lines}
+        known = set(currencies.filter(code__in=codes).values_list("code", flat=True))
+        missing_locations, missing_codes = location_pks - found, codes - known
+        if not missing_locations and not missing_codes:
+            return
+        problems: list[tuple[int, str, str]] = []
+        for number, line in zip(self.numbers, self.lines, strict=True):
+            if line.location_id in missing_locations:
+                problems.append((number, "location", str(line.location_id)))
+            if line.currency_id in missing_codes:
+                problems.append((number, "currency", line.currency_id))
+        problems.sort()
+        raise RevenueReferenceMissing(problems[:MISSING_LINES_SHOWN])
+
     def plan(self, *, source: str) -> RevenueUpsert:
+        self.check_references(lock=False)
         created, changed, unchanged = self._sort(source, lock=False)
         return RevenueUpsert(created=len(created), updated=len(changed), unchanged=unchanged)
 
@@ -208,6 +280,7 @@ class RevenueRows:
         and ``synchronous_commit`` are PostgreSQL's (see
         :func:`revenue_lines_upsert`): here a concurrent insert of the same
         key raises ``IntegrityError``."""
+        self.check_references(lock=True)
         created, changed, unchanged = self._sort(source, lock=True)
         now = timezone.now()
         history = {"default_user": user, "default_change_reason": reason, "default_date": now}
@@ -246,6 +319,7 @@ class RevenueRows:
 
     def close(self) -> None:
         self.lines = []
+        self.numbers = []
 
     def _sort(
         self, source: str, *, lock: bool
@@ -392,10 +466,51 @@ class RevenueStaging:
             )
         cursor.execute(f"ANALYZE {STAGING}")
 
+    def check_references(self, cursor, *, lock: bool) -> None:
+        """One statement over the staged lines' distinct (location,
+        currency) pairs: raise :class:`RevenueReferenceMissing` for lines
+        whose location or currency is not stored. With ``lock`` the found
+        rows are locked against deletion until the commit (``FOR KEY
+        SHARE``): what the foreign keys' triggers did once per line, once
+        per location and currency."""
+        locking = " FOR KEY SHARE" if lock else ""
+        locations, currencies = Location._meta.db_table, Currency._meta.db_table
+        cursor.execute(
+            "WITH pairs AS MATERIALIZED ("
+            f" SELECT DISTINCT location_id, currency_id FROM {STAGING}"
+            "), found_locations AS MATERIALIZED ("
+            f" SELECT id FROM {locations} WHERE id IN (SELECT location_id FROM pairs){locking}"
+            "), found_currencies AS MATERIALIZED ("
+            f" SELECT code FROM {currencies} WHERE code IN (SELECT currency_id FROM pairs)"
+            f"{locking}"
+            ")"
+            " SELECT array_agg(DISTINCT p.location_id) FILTER (WHERE l.id IS NULL),"
+            "  array_agg(DISTINCT p.currency_id) FILTER (WHERE c.code IS NULL)"
+            " FROM pairs p LEFT JOIN found_locations l ON l.id = p.location_id"
+            " LEFT JOIN found_currencies c ON c.code = p.currency_id"
+        )
+        missing_locations, missing_codes = cursor.fetchone()
+        if not missing_locations and not missing_codes:
+            return
+        missing_locations, missing_codes = missing_locations or [], missing_codes or []
+        cursor.execute(
+            f"SELECT line, location_id, currency_id FROM {STAGING}"
+            " WHERE location_id = ANY(%s) OR currency_id = ANY(%s) ORDER BY line LIMIT %s",
+            [missing_locations, missing_codes, MISSING_LINES_SHOWN],
+        )
+        problems: list[tuple[int, str, str]] = []
+        for line, location_pk, code in cursor.fetchall():
+            if location_pk in missing_locations:
+                problems.append((line, "location", str(location_pk)))
+            if code in missing_codes:
+                problems.append((line, "currency", code))
+        raise RevenueReferenceMissing(problems[:MISSING_LINES_SHOWN])
+
     def plan(self, *, source: str) -> RevenueUpsert:
         table = RevenueRecord._meta.db_table
         with transaction.atomic(), connection.cursor() as cursor:
             self._prepare(cursor)
+            self.check_references(cursor, lock=False)
             cursor.execute(
                 "SELECT count(*) FILTER (WHERE r.id IS NULL),"
                 f" count(*) FILTER (WHERE r.id IS NOT NULL AND {_distinct('r', 's')})"
@@ -455,6 +570,7 @@ class RevenueStaging:
         )
         with connection.cursor() as cursor:
             self._prepare(cursor)
+            self.check_references(cursor, lock=True)
             if not synchronous_commit:
                 cursor.execute("SET LOCAL synchronous_commit = off")
             cursor.execute(

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from compliance.models import CaseState
+from partners.currencies import ISO_CODES
 from partners.dates import ONBOARDING, REVENUE, DateLimit
 from partners.models import (
     Contact,
@@ -181,7 +182,10 @@ class RevenueRecordForm(ReadableTextMixin, forms.ModelForm):
             "location_id"
         )
         self.fields["location"].empty_label = None
-        self.fields["currency"].queryset = Currency.objects.order_by("code")
+        # The codes revenue may be in (the database checks ISO 4217).
+        self.fields["currency"].queryset = Currency.objects.filter(code__in=ISO_CODES).order_by(
+            "code"
+        )
         self.fields["currency"].initial = "USD"
         self.fields["reference"].required = False
         self.fields["amount"].widget.attrs["step"] = "any"

@@ -39,7 +39,7 @@ from partners.models import (
     RevenueSource,
     SupportContract,
 )
-from partners.revenue import RevenueLine, revenue_lines_upsert
+from partners.revenue import RevenueLine, revenue_currency_codes, revenue_lines_upsert
 
 from .reading import FLAG_WORDS, TRUE_WORDS, Row, choice_map, parse_date
 
@@ -80,6 +80,11 @@ class ImportContext:
     @cached_property
     def currencies(self) -> set[str]:
         return set(Currency.objects.values_list("code", flat=True))
+
+    @cached_property
+    def revenue_currencies(self) -> set[str]:
+        """The codes revenue may be in (``partners.revenue``)."""
+        return revenue_currency_codes()
 
     @cached_property
     def designations(self) -> DesignationLookup:
@@ -498,7 +503,7 @@ class RevenueSpec(KindSpec):
         row.values["amount"] = row.decimal(
             "amount", max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES
         )
-        row.values["currency_id"] = row.currency("currency", self.context.currencies)
+        row.values["currency_id"] = row.currency("currency", self.context.revenue_currencies)
         row.values["reference"] = row.text("reference", max_length=200)
         row.values["customer"] = row.text("customer", max_length=200, required=False)
         for column in ("reference", "customer"):

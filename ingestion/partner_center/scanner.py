@@ -25,8 +25,8 @@ from core.bulk import in_chunks
 from ingestion.files import Dialect, dialect_of, shown
 from ingestion.report import FileRejected, ImportReport, RowError
 from partners.dates import REVENUE
-from partners.models import Currency, Location
-from partners.revenue import StagedLine
+from partners.models import Location
+from partners.revenue import StagedLine, revenue_currency_codes
 
 from .layouts import (
     CURRENCY_PATTERN,
@@ -219,7 +219,7 @@ class Scanner:
     chunk_lines: int | None = None  # default CHUNK_LINES
 
     def __post_init__(self) -> None:
-        self.currencies = set(Currency.objects.values_list("code", flat=True))
+        self.currencies = revenue_currency_codes()
         #: revenue dates after ``latest`` are refused (``partners.dates.REVENUE``)
         self.today = timezone.localdate()
         self.latest = REVENUE.latest_allowed(self.today)

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from ingestion.report import FileRejected, ImportReport, RowError
+from partners.revenue import RevenueReferenceMissing
 
 from .scanner import Progress, Scanner
 from .sinks import make_sink
@@ -52,20 +53,27 @@ def revenue_import(
         read = time.perf_counter() - started
         if report.errors:
             return report
-        if dry_run:
-            sink.plan(report)
-        else:
-            reason = f"import revenue (Partner Center) {report.source_name}".strip()[:100]
-            try:
+        reason = f"import revenue (Partner Center) {report.source_name}".strip()[:100]
+        try:
+            if dry_run:
+                sink.plan(report)
+            else:
                 with transaction.atomic():
                     sink.write(report, user=user, reason=reason)
-            except IntegrityError as exc:
-                # Someone stored the same records between our checks and our writes.
-                report.created = report.updated = report.unchanged = 0
-                report.errors = [
-                    RowError(0, "", f"the database refused the import, nothing was written ({exc})")
-                ]
-                return report
+        except RevenueReferenceMissing as exc:
+            # A location or currency was removed while the file was read.
+            report.created = report.updated = report.unchanged = 0
+            report.errors = _missing_references(exc, scanner)
+            return report
+        except IntegrityError as exc:
+            if dry_run:
+                raise
+            # Someone stored the same records between our checks and our writes.
+            report.created = report.updated = report.unchanged = 0
+            report.errors = [
+                RowError(0, "", f"the database refused the import, nothing was written ({exc})")
+            ]
+            return report
         logger.info(
             "partner-center %s: %d rows, read and staged in %.1f s, %s in %.1f s",
             report.source_name,
@@ -77,3 +85,29 @@ def revenue_import(
         return report
     finally:
         sink.close()
+
+
+def _missing_references(exc: RevenueReferenceMissing, scanner: Scanner) -> list[RowError]:
+    """The lines of ``exc`` as row errors in the file's words."""
+    mpn_of = {pk: mpn for mpn, pk in scanner.locations.items() if pk is not None}
+    errors = []
+    for line, field, value in exc.problems:
+        if field == "location":
+            mpn = mpn_of.get(int(value), value)
+            errors.append(
+                RowError(
+                    line,
+                    "ResellerMpnId",
+                    f"reseller {mpn} is no longer a location in the portal "
+                    "(removed while the file was imported)",
+                )
+            )
+        else:
+            errors.append(
+                RowError(
+                    line,
+                    "Currency",
+                    f"unknown currency {value} (removed while the file was imported)",
+                )
+            )
+    return errors

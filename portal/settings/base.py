@@ -440,3 +440,20 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
     },
 }
+
+# --- Retention (docs/decisions/0012-growth-control.md) --------------------------
+# Days each kind of row is kept (0 or None: for ever); jobs.purge_expired
+# deletes older ones daily. Evaluations and the simple-history tables are kept.
+RETENTION_DAYS = {
+    table: env.int(f"RETENTION_{table.upper()}_DAYS", default=days) or None
+    for table, days in {
+        "job_runs": 730,
+        "import_runs": 400,
+        "import_previews": 30,
+        "notifications": 730,
+    }.items()
+}
+CELERY_BEAT_SCHEDULE["retention-purge"] = {
+    "task": "jobs.purge_expired",
+    "schedule": crontab(hour=4, minute=45),  # after the nightly run and its reminders
+}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from compliance.models import Evaluation, Purpose
@@ -46,7 +46,10 @@ class Command(BaseCommand):
                 f"No evaluations for {as_of}: run `evaluate_eligibility --as-of {as_of}` first. "
                 "Only missed-deadline notices can be planned."
             )
-        summary = services.reminders_plan(as_of=as_of, dry_run=options["dry_run"])
+        try:
+            summary = services.reminders_plan(as_of=as_of, dry_run=options["dry_run"])
+        except ValueError as exc:  # a date before what the retention purged
+            raise CommandError(str(exc)) from exc
         for n in summary.notices:
             offset = f" {n.offset}d" if n.offset else ""
             recipients = ", ".join(n.to) or "-"
