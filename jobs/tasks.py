@@ -72,7 +72,7 @@ def evaluate_all(self: Task, as_of: str | None = None) -> dict:
     reject_on_worker_lost=True,
     name="jobs.purge_expired",
 )
-def purge_expired(self) -> dict:
+def purge_expired(self: Task) -> dict:
     """The daily purge of job runs, import runs and notifications older
     than ``settings.RETENTION_DAYS`` (docs/decisions/0012-growth-control.md)."""
     today = timezone.localdate()

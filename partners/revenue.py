@@ -466,7 +466,7 @@ class RevenueStaging:
             )
         cursor.execute(f"ANALYZE {STAGING}")
 
-    def check_references(self, cursor, *, lock: bool) -> None:
+    def check_references(self, cursor: CursorWrapper, *, lock: bool) -> None:
         """One statement over the staged lines' distinct (location,
         currency) pairs: raise :class:`RevenueReferenceMissing` for lines
         whose location or currency is not stored. With ``lock`` the found
