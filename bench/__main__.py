@@ -217,10 +217,16 @@ def measure_one(args) -> dict:
         latest = as_of
 
     # Each measured run is a new night (the next day): every evaluation row
-    # is inserted, as in production. The baseline sums the same window.
-    ours, base = [], []
+    # is inserted, as in production. The baseline sums the same window. Every
+    # other night runs without the deadline outlook (the engine as it was
+    # before it, PRODUCT 4.9), so that its cost is measured side by side.
+    from unittest import mock
+
+    from compliance import services
+
+    ours, base, plain = [], [], []
     for i in range(1, args.runs + 1):
-        night = latest + datetime.timedelta(days=i)
+        night = latest + datetime.timedelta(days=2 * i - 1)
         window = ttm_window(night)
         started = time.perf_counter()
         with connection.cursor() as cursor:
@@ -230,11 +236,29 @@ def measure_one(args) -> dict:
         started = time.perf_counter()
         call_command("evaluate_eligibility", "--as-of", night.isoformat(), "--json", stdout=devnull)
         ours.append(time.perf_counter() - started)
-        _log(f"night {night}: baseline {base[-1]:.3f} s, evaluate_eligibility {ours[-1]:.3f} s")
+        outlook_night = night
+        night += datetime.timedelta(days=1)
+        with mock.patch.object(services, "_outlooks", return_value={}):
+            started = time.perf_counter()
+            call_command(
+                "evaluate_eligibility", "--as-of", night.isoformat(), "--json", stdout=devnull
+            )
+            plain.append(time.perf_counter() - started)
+        _log(
+            f"night {night}: baseline {base[-1]:.3f} s, evaluate_eligibility {ours[-1]:.3f} s, "
+            f"without the outlook {plain[-1]:.3f} s"
+        )
     result["baseline_s"], result["nightly_s"] = statistics.median(base), statistics.median(ours)
     result["baseline_all"], result["nightly_all"] = base, ours
+    result["no_outlook_s"], result["no_outlook_all"] = statistics.median(plain), plain
+    evaluated = Evaluation.objects.filter(as_of=outlook_night, purpose="compliance").exclude(
+        status="not_applicable"
+    )
+    result["subjects"] = evaluated.count()
+    result["compliant_short"] = evaluated.filter(status="compliant", outlook="short").count()
+    latest = night
 
-    night = latest + datetime.timedelta(days=args.runs + 1)
+    night = latest + datetime.timedelta(days=1)
     seconds, peak = _peak_rss_mb(
         [
             sys.executable,
@@ -428,6 +452,24 @@ def report(args, sizes: list[dict], imported: dict | None, started: float, load1
             f"| {s['partners']:,} | {s['rows']:,} | {s['baseline_s']:.3f} | {s['nightly_s']:.3f} "
             f"| {s['nightly_s'] / s['baseline_s']:.2f} | {s['nightly_s'] / max(s['rows'], 1) * 1e6:.2f} "
             f"| {s['process_s']:.1f} | {s['peak_mb']:,.0f} | {catch_up} |"
+        )
+    lines += [
+        "",
+        "The deadline outlook (PRODUCT 4.9) side by side: every other night of the same "
+        "run evaluates without it (the engine before it). Compliant but short: subjects "
+        "compliant today whose outlook at the deadline is `short` (one night).",
+        "",
+        "| partners | subjects | ours s | without the outlook s | outlook costs "
+        "| compliant today, short at the deadline |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for s in sizes:
+        if "no_outlook_s" not in s:
+            continue
+        lines.append(
+            f"| {s['partners']:,} | {s['subjects']:,} | {s['nightly_s']:.3f} "
+            f"| {s['no_outlook_s']:.3f} | {(s['nightly_s'] / s['no_outlook_s'] - 1) * 100:+.0f} % "
+            f"| {s['compliant_short']:,} |"
         )
     pages = ["/", "/partners/", "/partners/[id]/", "/ (partner dashboard)"]
     labels = {
