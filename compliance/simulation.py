@@ -21,12 +21,12 @@ import datetime
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from partners.models import PlanType
+from partners.models import Location, Partner, PlanType
 
 from . import rules, selectors, services
-from .models import DeadlineAnchor, Policy
+from .models import DeadlineAnchor, Policy, SubjectType
 from .services import EvaluationOutput
 
 DRAFT_FIELDS = (
@@ -40,6 +40,7 @@ DRAFT_FIELDS = (
 )
 OUTLOOK_RANKS = {None: 0, "met": 0, "on_track": 1, "short": 2}
 NO_OUTLOOK = "none"
+CENT = Decimal("0.01")
 
 
 class DraftError(ValueError):
@@ -89,12 +90,17 @@ def _plan_types(value: object) -> tuple[str, ...] | None:
     return plans or None  # no plan type: no support-plan requirement
 
 
-def draft_spec(spec: rules.PolicySpec, changes: Mapping[str, object]) -> rules.PolicySpec:
+def draft_spec(
+    spec: rules.PolicySpec, changes: Mapping[str, object], *, check_period: bool = True
+) -> rules.PolicySpec:
     """``spec`` with ``changes`` applied (keys from ``DRAFT_FIELDS``; values
     as typed or as JSON keeps them: strings for dates and amounts). A key
     that is absent keeps the stored value; ``effective_to`` None means open,
     ``threshold_usd`` None no revenue requirement, ``qualifying_plan_types``
-    None or empty no support-plan requirement. Raises :class:`DraftError`."""
+    None or empty no support-plan requirement. Raises :class:`DraftError`;
+    ``check_period`` False lets an effective-to before the effective-from
+    through (to show a saved draft whose stored policy changed since, so
+    that the form can say what is wrong)."""
     unknown = sorted(set(changes) - set(DRAFT_FIELDS))
     if unknown:
         raise DraftError(unknown[0], f"not a draft field: {', '.join(unknown)}")
@@ -118,7 +124,11 @@ def draft_spec(spec: rules.PolicySpec, changes: Mapping[str, object]) -> rules.P
         else:
             values[name] = bool(value)
     draft = replace(spec, **values)  # type: ignore[arg-type]
-    if draft.effective_to is not None and draft.effective_to < draft.effective_from:
+    if (
+        check_period
+        and draft.effective_to is not None
+        and draft.effective_to < draft.effective_from
+    ):
         raise DraftError(
             "effective_to",
             f"effective-to {draft.effective_to} is before effective-from {draft.effective_from}",
@@ -229,6 +239,81 @@ class SimulationSummary:
     baseline_needed_usd: Decimal = Decimal(0)
 
 
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value.quantize(CENT, rounding=ROUND_HALF_UP)}"
+
+
+def _day(value: datetime.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def subject_row(row: SimulatedSubject) -> dict:
+    """One subject as plain JSON values: what the page, the export and a
+    worker run keep (amounts as strings with cents, dates ISO)."""
+    d, b = row.draft, row.baseline
+    o = d.outlook
+    return {
+        "subject_type": row.subject.subject_type,
+        "subject_id": row.subject.subject_id,
+        "partner_pk": row.subject.partner_pk,
+        "partner_id": row.subject.partner_id,
+        "status": row.status,
+        "baseline_status": row.baseline_status,
+        "outlook": row.outlook,
+        "baseline_outlook": row.baseline_outlook,
+        "ttm_revenue_usd": _money(d.result.ttm_revenue_usd),
+        "threshold_usd": _money(d.result.threshold_usd),
+        "baseline_threshold_usd": _money(b.result.threshold_usd),
+        "deadline": _day(d.result.deadline),
+        "baseline_deadline": _day(b.result.deadline),
+        "days_to_deadline": d.result.days_to_deadline,
+        "unmet": list(d.result.unmet),
+        "baseline_unmet": list(b.result.unmet),
+        "secured_usd": _money(o.secured_usd) if o else None,
+        "projected_usd": _money(o.projected_usd) if o else None,
+        "needed_usd": _money(row.needed_usd),
+        "baseline_needed_usd": _money(row.baseline_needed_usd),
+        "extra_needed_usd": _money(row.extra_needed_usd),
+        "newly_failing": row.newly_failing,
+        "newly_at_risk": row.newly_at_risk,
+        "newly_short": row.newly_short,
+        "affected": row.affected,
+        "impact": [*row.impact[:2], _money(row.impact[2])],
+        "error": d.result.error or "",
+    }
+
+
+def summarise(rows: Iterable[Mapping]) -> SimulationSummary:
+    """Counts of :func:`subject_row` rows under the draft and the baseline."""
+    out = SimulationSummary(
+        by_status={"draft": Counter(), "baseline": Counter()},
+        by_outlook={"draft": Counter(), "baseline": Counter()},
+    )
+    for row in rows:
+        out.subjects += 1
+        out.affected += row["affected"]
+        out.by_status["draft"][row["status"]] += 1
+        out.by_status["baseline"][row["baseline_status"]] += 1
+        out.by_outlook["draft"][row["outlook"] or NO_OUTLOOK] += 1
+        out.by_outlook["baseline"][row["baseline_outlook"] or NO_OUTLOOK] += 1
+        out.newly_failing += row["newly_failing"]
+        out.newly_at_risk += row["newly_at_risk"]
+        out.newly_short += row["newly_short"]
+        out.needed_usd += Decimal(row["needed_usd"] or 0)
+        out.baseline_needed_usd += Decimal(row["baseline_needed_usd"] or 0)
+    return out
+
+
+def impact_key(row: Mapping) -> tuple:
+    status, outlook, extra = row["impact"]
+    return (status, outlook, Decimal(extra or 0), row["subject_id"])
+
+
+def most_affected(rows: Iterable[Mapping], limit: int = 20) -> list[Mapping]:
+    """The ``limit`` subjects the draft hurts most (:attr:`SimulatedSubject.impact`)."""
+    return sorted((r for r in rows if r["affected"]), key=impact_key, reverse=True)[:limit]
+
+
 @dataclass
 class Simulation:
     policy: Policy
@@ -237,37 +322,11 @@ class Simulation:
     as_of: datetime.date
     subjects: list[SimulatedSubject]
 
+    def rows(self) -> list[dict]:
+        return [subject_row(row) for row in self.subjects]
+
     def summary(self) -> SimulationSummary:
-        return summarise(self.subjects)
-
-    def most_affected(self, limit: int = 20) -> list[SimulatedSubject]:
-        return most_affected(self.subjects, limit)
-
-
-def summarise(subjects: Iterable[SimulatedSubject]) -> SimulationSummary:
-    out = SimulationSummary(
-        by_status={"draft": Counter(), "baseline": Counter()},
-        by_outlook={"draft": Counter(), "baseline": Counter()},
-    )
-    for row in subjects:
-        out.subjects += 1
-        out.affected += row.affected
-        out.by_status["draft"][row.status] += 1
-        out.by_status["baseline"][row.baseline_status] += 1
-        out.by_outlook["draft"][row.outlook or NO_OUTLOOK] += 1
-        out.by_outlook["baseline"][row.baseline_outlook or NO_OUTLOOK] += 1
-        out.newly_failing += row.newly_failing
-        out.newly_at_risk += row.newly_at_risk
-        out.newly_short += row.newly_short
-        out.needed_usd += row.needed_usd or Decimal(0)
-        out.baseline_needed_usd += row.baseline_needed_usd or Decimal(0)
-    return out
-
-
-def most_affected(subjects: Iterable[SimulatedSubject], limit: int = 20) -> list[SimulatedSubject]:
-    affected = [row for row in subjects if row.affected]
-    affected.sort(key=lambda row: (row.impact, row.subject.subject_id), reverse=True)
-    return affected[:limit]
+        return summarise(self.rows())
 
 
 def simulation_run(
@@ -306,3 +365,36 @@ def simulation_run(
         )
     )
     return Simulation(policy=policy, stored=stored, draft=draft, as_of=as_of, subjects=subjects)
+
+
+def subject_count(policy: Policy) -> int:
+    """How many subjects ``policy`` covers (one query): the page sends
+    large simulations to the worker."""
+    if policy.subject_level == SubjectType.LOCATION:
+        return Location.objects.filter(partner__billing_model=policy.applies_to).count()
+    return Partner.objects.filter(billing_model=policy.applies_to).count()
+
+
+def simulation_rows(result: Simulation, partner_pks: Iterable[int] | None = None) -> list[dict]:
+    """:meth:`Simulation.rows` with each partner's name, country and account
+    manager (one query), for the page's filters and the export."""
+    partners = Partner.objects.all()
+    if partner_pks is not None:
+        partners = partners.filter(pk__in=list(partner_pks))
+    names = {
+        pk: (name, country, manager_pk, " ".join(p for p in (first, last) if p) or username or "")
+        for pk, name, country, manager_pk, username, first, last in partners.values_list(
+            "pk",
+            "name",
+            "country",
+            "account_manager_id",
+            "account_manager__username",
+            "account_manager__first_name",
+            "account_manager__last_name",
+        )
+    }
+    rows = result.rows()
+    for row in rows:
+        name, country, manager_pk, manager = names.get(row["partner_pk"], ("", "", None, ""))
+        row.update(partner_name=name, country=country, manager_pk=manager_pk, manager=manager)
+    return rows

@@ -250,12 +250,13 @@ def test_most_affected_orders_by_impact(example_reseller):
     assert summary.newly_at_risk == 2
     assert summary.by_status["draft"]["at_risk"] == 2
     assert summary.by_status["baseline"]["compliant"] == 2
-    top = result.most_affected()
+    top = simulation.most_affected(result.rows())
     # 2000002 goes from met to short (1,500 more needed), 2000001 stays short
     # (2,000 more): the worse outlook change comes first.
-    assert [row.subject.subject_id for row in top] == ["2000002", "2000001"]
-    assert [row.extra_needed_usd for row in top] == [Decimal(1500), Decimal(2000)]
-    assert (top[0].baseline_outlook, top[0].outlook) == ("met", "short")
+    assert [row["subject_id"] for row in top] == ["2000002", "2000001"]
+    assert [row["extra_needed_usd"] for row in top] == ["1500.00", "2000.00"]
+    assert (top[0]["baseline_outlook"], top[0]["outlook"]) == ("met", "short")
+    assert result.subjects[0].extra_needed_usd == Decimal(2000)
 
 
 # --- errors ----------------------------------------------------------------------------

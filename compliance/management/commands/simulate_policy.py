@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
@@ -156,7 +157,8 @@ class Command(BaseCommand):
         self._summary(result)
 
     def _summary(self, result: simulation.Simulation) -> None:
-        s = result.summary()
+        rows = result.rows()
+        s = simulation.summarise(rows)
         draft, stored = result.draft, result.stored
         write = self.stdout.write
         write(f"Simulation of {result.policy.code} as of {result.as_of} ({s.subjects} subjects)")
@@ -182,26 +184,26 @@ class Command(BaseCommand):
             f"revenue still needed in total: {format_usd(s.needed_usd)} "
             f"(baseline {format_usd(s.baseline_needed_usd)})"
         )
-        top = result.most_affected(20)
+        top = simulation.most_affected(rows, 20)
         if not top:
             write("\nNo subject is affected by the draft.")
             return
         write(f"\nThe {len(top)} most affected:")
-        rows = [("partner", "subject", "baseline", "draft", "outlook", "needed", "more needed")]
+        table = [("partner", "subject", "baseline", "draft", "outlook", "needed", "more needed")]
         for row in top:
-            rows.append(
+            table.append(
                 (
-                    row.subject.partner_id,
-                    f"{row.subject.subject_type} {row.subject.subject_id}",
-                    row.baseline_status,
-                    row.status,
-                    f"{row.baseline_outlook or '-'} -> {row.outlook or '-'}",
-                    format_usd(row.needed_usd) if row.needed_usd is not None else "-",
-                    format_usd(row.extra_needed_usd),
+                    row["partner_id"],
+                    f"{row['subject_type']} {row['subject_id']}",
+                    row["baseline_status"],
+                    row["status"],
+                    f"{row['baseline_outlook'] or '-'} -> {row['outlook'] or '-'}",
+                    format_usd(Decimal(row["needed_usd"])) if row["needed_usd"] else "-",
+                    format_usd(Decimal(row["extra_needed_usd"])),
                 )
             )
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for i, r in enumerate(rows):
+        widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+        for i, r in enumerate(table):
             write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
             if i == 0:
                 write("  ".join("-" * w for w in widths))
