@@ -34,7 +34,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -48,6 +48,12 @@ from portal.simulator_forms import DraftSaveForm, PublishForm, SimulatorForm
 from .editing import PortalFormView, ServiceFormMixin
 
 PAGE_SIZE = 50
+#: The deadline outlooks (PRODUCT 4.9) as the simulator names them.
+OUTLOOK_LABELS = {
+    "met": pgettext_lazy("deadline outlook", "Met"),
+    "on_track": pgettext_lazy("deadline outlook", "On track"),
+    "short": pgettext_lazy("deadline outlook", "Short"),
+}
 RUN_PERMISSION = "compliance.run_simulation"
 PUBLISH_PERMISSION = "compliance.publish_policy"
 IN_PROGRESS = (SimulationState.PENDING, SimulationState.RUNNING)
@@ -116,7 +122,7 @@ def _decimal(value: str | None) -> Decimal | None:
 
 def _display(rows: list[dict]) -> list[dict]:
     """Labels in the active language and amounts as Decimal, for the page."""
-    statuses, outlooks = dict(Status.choices), dict(Outlook.choices)
+    statuses, outlooks = dict(Status.choices), OUTLOOK_LABELS
     out = []
     for row in rows:
         out.append(
@@ -168,7 +174,7 @@ class ResultMixin:
         page = Paginator(shown, PAGE_SIZE).get_page(params.get("page"))
         page.object_list = _display(list(page.object_list))
         outlook_names = [*Outlook.values, simulation.NO_OUTLOOK]
-        outlook_labels = [str(label) for label in (*Outlook.labels, _("No outlook"))]
+        outlook_labels = [str(OUTLOOK_LABELS[n]) for n in Outlook.values] + [_("No outlook")]
         chart = {
             "labels": outlook_labels,
             "datasets": [
