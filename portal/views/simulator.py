@@ -220,6 +220,19 @@ class SimulatorView(SimulatorAccessMixin, ResultMixin, TemplateView):
         if draft_pk and "run" not in request.GET:
             draft = get_object_or_404(PolicyDraft.objects.select_related("policy"), pk=draft_pk)
             return redirect(draft_url(draft))
+        params = request.GET
+        loaded = params.get("loaded")
+        if "run" in params and (
+            not params.get("effective_from") or (loaded and loaded != params.get("policy"))
+        ):
+            # A policy newly chosen: the form is filled with its stored values.
+            policy = Policy.objects.filter(code=params.get("policy", "")).first()
+            if policy is not None:
+                try:
+                    as_of = SimulatorForm().fields["as_of"].clean(params.get("as_of") or None)
+                except ValidationError:
+                    as_of = None
+                return redirect(question_url(policy, as_of=as_of))
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
@@ -266,10 +279,17 @@ def _draft_of(params) -> PolicyDraft | None:
     return PolicyDraft.objects.filter(pk=pk).select_related("policy").first()
 
 
-def draft_url(draft: PolicyDraft) -> str:
-    """The simulator's address that runs ``draft`` again."""
-    initial = SimulatorForm.initial_for(draft.policy, draft.changes)
-    params: list[tuple[str, str]] = [("run", "1"), ("draft", str(draft.pk))]
+def question_url(
+    policy: Policy,
+    changes: dict | None = None,
+    as_of: datetime.date | None = None,
+    draft: PolicyDraft | None = None,
+) -> str:
+    """The simulator's address that runs ``policy`` with ``changes``."""
+    initial = SimulatorForm.initial_for(policy, changes)
+    params: list[tuple[str, str]] = [("run", "1"), ("loaded", policy.code)]
+    if draft is not None:
+        params.append(("draft", str(draft.pk)))
     for name, value in initial.items():
         if value is None or value is False:
             continue
@@ -281,9 +301,14 @@ def draft_url(draft: PolicyDraft) -> str:
             params.append((name, value.isoformat()))
         else:
             params.append((name, str(value)))
-    if draft.as_of:
-        params.append(("as_of", draft.as_of.isoformat()))
+    if as_of:
+        params.append(("as_of", as_of.isoformat()))
     return f"{reverse('compliance:simulator')}?{urlencode(params)}"
+
+
+def draft_url(draft: PolicyDraft) -> str:
+    """The simulator's address that runs ``draft`` again."""
+    return question_url(draft.policy, draft.changes, draft.as_of, draft)
 
 
 def _valid_question(request: HttpRequest) -> SimulatorForm:
