@@ -309,11 +309,14 @@ def _outlooks(
     dated from today on). ``entries`` are (key, subject, result); the
     outlooks come back under the keys."""
     wanted: list[tuple[Hashable, outlook_rules.OutlookWindows, list[int], Decimal]] = []
+    by_deadline: dict[datetime.date | None, outlook_rules.OutlookWindows | None] = {}
     for key, subject, result in entries:
         threshold = result.threshold_usd
         if result.status in ("error", "not_applicable") or threshold is None:
             continue
-        windows = outlook_rules.outlook_windows(as_of, result.deadline)
+        if result.deadline not in by_deadline:  # a few deadlines for many subjects
+            by_deadline[result.deadline] = outlook_rules.outlook_windows(as_of, result.deadline)
+        windows = by_deadline[result.deadline]
         if windows is not None:
             wanted.append((key, windows, facts.subject_location_pks(subject), threshold))
     if not wanted:

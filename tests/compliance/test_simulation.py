@@ -325,3 +325,88 @@ def test_help_names_every_option():
     ):
         assert option in text
     assert isinstance(SimulateCommand(), BaseCommand)
+
+
+# --- the pure parts --------------------------------------------------------------------
+
+
+def _spec(**changes):
+    from compliance import rules
+
+    base = {
+        "code": "p",
+        "applies_to": "indirect_reseller",
+        "subject_level": "location",
+        "effective_from": D(2024, 4, 1),
+        "effective_to": None,
+        "deadline_anchor": "onboarding_anniversary_month",
+        "reminder_offsets": (90,),
+        "threshold_usd": Decimal(1000),
+        "qualifying_plan_types": None,
+    }
+    return rules.PolicySpec(**{**base, **changes})
+
+
+def _facts(ttm="500"):
+    from compliance import rules
+
+    return rules.SubjectFacts(
+        subject_type="location",
+        billing_model="indirect_reseller",
+        is_active=True,
+        onboarded_on=D(2024, 2, 10),
+        ttm_revenue_usd=Decimal(ttm),
+    )
+
+
+def test_evaluate_draft_of_a_policy_in_force_is_the_nightly_evaluation():
+    from compliance import rules
+
+    assert rules.evaluate_draft(_facts(), _spec(), AS_OF) == rules.evaluate(
+        _facts(), _spec(), AS_OF
+    )
+
+
+def test_evaluate_draft_judges_a_future_policy_as_though_in_force_from_its_start():
+    from compliance import rules
+
+    future = _spec(effective_from=D(2026, 6, 1))
+    assert rules.evaluate(_facts(), future, AS_OF).status == "not_applicable"
+    result = rules.evaluate_draft(_facts(), future, AS_OF)
+    assert (result.status, result.deadline) == ("at_risk", D(2027, 2, 1))
+    assert result.days_to_deadline == (D(2027, 2, 1) - AS_OF).days
+    ended = _spec(effective_to=D(2025, 6, 30))
+    assert rules.evaluate_draft(_facts(), ended, AS_OF).status == "not_applicable"
+
+
+def test_draft_spec_checks_and_converts_its_fields():
+    spec = _spec()
+    assert simulation.draft_spec(spec, {}) == spec
+    draft = simulation.draft_spec(
+        spec,
+        {
+            "threshold_usd": " 1500.50 ",
+            "effective_from": "2026-01-01",
+            "effective_to": None,
+            "qualifying_plan_types": "asfp, psfp",
+            "requires_designation": 1,
+        },
+    )
+    assert draft.threshold_usd == Decimal("1500.50")
+    assert draft.effective_from == D(2026, 1, 1)
+    assert draft.qualifying_plan_types == ("asfp", "psfp")
+    assert draft.requires_designation is True
+    assert simulation.draft_spec(spec, {"qualifying_plan_types": []}).qualifying_plan_types is None
+    assert simulation.draft_spec(spec, {"threshold_usd": None}).requirement_codes == ()
+    for changes, field in [
+        ({"applies_to": "direct_bill"}, "applies_to"),
+        ({"effective_from": None}, "effective_from"),
+        ({"deadline_anchor": "full_moon"}, "deadline_anchor"),
+        ({"threshold_usd": "Infinity"}, "threshold_usd"),
+    ]:
+        with pytest.raises(simulation.DraftError) as error:
+            simulation.draft_spec(spec, changes)
+        assert error.value.field == field
+    assert simulation.changes_as_json(
+        {"threshold_usd": Decimal("2"), "effective_from": D(2026, 1, 1), "x": ("a",)}
+    ) == {"threshold_usd": "2", "effective_from": "2026-01-01", "x": ["a"]}

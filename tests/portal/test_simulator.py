@@ -396,3 +396,17 @@ def test_publishing_errors_are_shown_on_the_form(admin_client, data, field):
     assert field in response.context["form"].errors
     assert Policy.objects.count() == before
     assert Policy.objects.get(code=RESELLER).effective_to is None
+
+
+def test_choosing_another_policy_in_the_form_loads_its_stored_values(admin_client):
+    response = admin_client.get(
+        URL, question(policy="csp-direct-fy26", loaded=RESELLER, threshold_usd="5")
+    )
+    assert response.status_code == 302
+    page = admin_client.get(response["Location"])
+    assert page.context["changes"] == {}  # the stored csp-direct-fy26
+    assert page.context["form"].cleaned_data["threshold_usd"] == Decimal("1000000.00")
+    # Only a policy chosen: the same.
+    response = admin_client.get(URL, {"run": "1", "policy": RESELLER, "as_of": "bad"})
+    assert response.status_code == 302
+    assert admin_client.get(response["Location"]).context["summary"].subjects == 0
