@@ -9,8 +9,9 @@ measured, each time figure the median of ``--runs``:
   a new night each run) next to the bare SQL TTM ``SUM ... GROUP BY`` over
   the same tables in the same run (ratio ours/baseline), and its peak memory
   (max RSS of one more night run as a process of its own);
-- the policy simulation of the same night (``simulate_policy --json`` for
-  every policy in force, threshold raised by half) next to the nightly;
+- the policy simulation of the same night (``simulate_policy --json`` of
+  each policy in force, threshold raised by half) next to the nightly: the
+  slowest policy, and all of them one after the other;
 - queries per page (Django's test client in this process) of the dashboard,
   the partner list and partner pages as the staff user ``manager`` and the
   own dashboard of ``partner1``;
@@ -232,7 +233,8 @@ def measure_one(args) -> dict:
 
     # Each measured run is a new night (the next day): every evaluation row
     # is inserted, as in production. The baseline sums the same window.
-    ours, base, simulated = [], [], []
+    ours, base = [], []
+    simulated: dict[str, list[float]] = {}
     for i in range(1, args.runs + 1):
         night = latest + datetime.timedelta(days=i)
         window = ttm_window(night)
@@ -247,8 +249,8 @@ def measure_one(args) -> dict:
         _log(f"night {night}: baseline {base[-1]:.3f} s, evaluate_eligibility {ours[-1]:.3f} s")
         # The what-if of the same night (PRODUCT 8): every policy in force,
         # its threshold raised by half, every subject it covers; writes nothing.
-        started = time.perf_counter()
         for code, threshold in what_ifs(night):
+            started = time.perf_counter()
             call_command(
                 "simulate_policy",
                 "--policy",
@@ -260,11 +262,18 @@ def measure_one(args) -> dict:
                 "--json",
                 stdout=devnull,
             )
-        simulated.append(time.perf_counter() - started)
-        _log(f"night {night}: simulate_policy (every policy in force) {simulated[-1]:.3f} s")
+            simulated.setdefault(code, []).append(time.perf_counter() - started)
+            _log(f"night {night}: simulate_policy --policy {code} {simulated[code][-1]:.3f} s")
     result["baseline_s"], result["nightly_s"] = statistics.median(base), statistics.median(ours)
     result["baseline_all"], result["nightly_all"] = base, ours
-    result["simulation_s"], result["simulation_all"] = statistics.median(simulated), simulated
+    if simulated:
+        # "A simulation": the policy that covers the most subjects (the
+        # slowest); and every policy in force one after the other.
+        medians = {code: statistics.median(times) for code, times in simulated.items()}
+        result["simulation_policy"] = max(medians, key=medians.__getitem__)
+        result["simulation_s"] = medians[result["simulation_policy"]]
+        result["simulation_every_s"] = sum(medians.values())
+        result["simulation_all"] = simulated
 
     night = latest + datetime.timedelta(days=args.runs + 1)
     seconds, peak = _peak_rss_mb(
@@ -449,20 +458,23 @@ def report(args, sizes: list[dict], imported: dict | None, started: float, load1
         "every evaluation) next to the bare SQL TTM `SUM … GROUP BY location` over the same "
         "window. Peak memory: max RSS of one more night as a process of its own. "
         "Targets at the largest size: ratio ≤ 1.5, under 30 s, under 500 MB. "
-        "Simulation: `simulate_policy --json` of the same night for every policy in force "
-        "(threshold raised by half; draft and stored policy side by side, nothing written), "
-        "in the same run; target: no slower than the nightly.",
+        "Simulation: `simulate_policy --json` of the same night, threshold raised by half "
+        "(draft and stored policy side by side, nothing written), in the same run: the "
+        "slowest policy (the one covering the most subjects) and every policy in force one "
+        "after the other; target: a simulation no slower than the nightly.",
         "",
         "| partners | revenue rows | bare SQL s | ours s | ratio | µs per row | "
-        "as a process s | peak RSS MB | catch-up s | simulation s | simulation / nightly |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "as a process s | peak RSS MB | catch-up s | simulation s | simulation / nightly "
+        "| every policy s |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in sizes:
         catch_up = f"{s['catch_up_s']:.1f}" if s.get("catch_up_s") else "-"
         simulation = (
-            f"{s['simulation_s']:.3f} | {s['simulation_s'] / s['nightly_s']:.2f}"
+            f"{s['simulation_s']:.3f} (`{s['simulation_policy']}`) "
+            f"| {s['simulation_s'] / s['nightly_s']:.2f} | {s['simulation_every_s']:.3f}"
             if s.get("simulation_s") is not None
-            else "- | -"
+            else "- | - | -"
         )
         lines.append(
             f"| {s['partners']:,} | {s['rows']:,} | {s['baseline_s']:.3f} | {s['nightly_s']:.3f} "

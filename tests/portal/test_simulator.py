@@ -410,3 +410,23 @@ def test_choosing_another_policy_in_the_form_loads_its_stored_values(admin_clien
     response = admin_client.get(URL, {"run": "1", "policy": RESELLER, "as_of": "bad"})
     assert response.status_code == 302
     assert admin_client.get(response["Location"]).context["summary"].subjects == 0
+
+
+def test_a_failed_worker_run_is_recorded_and_shown(admin_client, admin_user, monkeypatch):
+    from compliance import drafts, simulation
+
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(simulation, "simulation_run", broken)
+    run = drafts.simulation_run_create(
+        policy=Policy.objects.get(code=RESELLER), changes={}, as_of=datetime.date(2026, 1, 1),
+        user=admin_user,
+    )  # fmt: skip
+    drafts.simulation_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert (run.status, run.error) == ("failed", "RuntimeError: database went away")
+    page = admin_client.get(reverse("compliance:simulation-run", args=[run.pk]))
+    assert "database went away" in page.content.decode()
+    export = admin_client.get(reverse("compliance:simulation-run-csv", args=[run.pk]))
+    assert export.status_code == 404
