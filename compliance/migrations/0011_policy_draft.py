@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("compliance", "0009_evaluation_outlook"),
+        ("compliance", "0010_partnercurrent_outlook"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
