@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -27,6 +27,13 @@ from .models import (
 ONE_DAY = datetime.timedelta(days=1)
 
 
+def _audit(obj: object, user: User, reason: str = "") -> None:
+    """Who (and why) for the history row simple-history writes on save."""
+    obj._history_user = user  # type: ignore[attr-defined]  # read by simple-history
+    if reason:
+        obj._change_reason = reason[:100]  # type: ignore[attr-defined]  # read by simple-history
+
+
 def _checked(policy: Policy, changes: Mapping[str, object]) -> rules.PolicySpec:
     try:
         return simulation.draft_spec(selectors.policy_spec(policy), changes)
@@ -41,7 +48,7 @@ def policy_draft_save(
     name: str,
     changes: Mapping[str, object],
     as_of: datetime.date | None,
-    user: AbstractBaseUser,
+    user: User,
     draft: PolicyDraft | None = None,
 ) -> PolicyDraft:
     """Create (or, given ``draft``, update) a named draft of ``policy``."""
@@ -54,7 +61,7 @@ def policy_draft_save(
     if duplicate.exists():
         raise ValidationError({"name": _("This policy has a draft of that name already.")})
     draft.full_clean()
-    draft._history_user = user
+    _audit(draft, user)
     draft.save()
     return draft
 
@@ -64,7 +71,7 @@ def simulation_run_create(
     policy: Policy,
     changes: Mapping[str, object],
     as_of: datetime.date,
-    user: AbstractBaseUser,
+    user: User,
 ) -> SimulationRun:
     """The record of a simulation for the worker (``compliance.simulate``)."""
     _checked(policy, changes)
@@ -112,7 +119,7 @@ def policy_publish(
     name: str,
     effective_from: datetime.date,
     effective_to: datetime.date | None,
-    user: AbstractBaseUser,
+    user: User,
     draft: PolicyDraft | None = None,
 ) -> Policy:
     """Publish a draft of ``policy`` as a new policy version ``code`` in
@@ -154,7 +161,7 @@ def policy_publish(
         reminder_offsets=list(old.reminder_offsets),
     )
     new.full_clean()
-    new._history_user, new._change_reason = user, reason
+    _audit(new, user, reason)
     new.save()
     requirements = []
     if spec.threshold_usd is not None:
@@ -177,17 +184,16 @@ def policy_publish(
         requirements.append(PolicyRequirement(policy=new, code=RequirementCode.AGREEMENT))
     for requirement in requirements:
         requirement.full_clean()
-        requirement._history_user, requirement._change_reason = user, reason
+        _audit(requirement, user, reason)
         requirement.save()
     last_day = effective_from - ONE_DAY
     if old.effective_to is None or old.effective_to > last_day:
         old.effective_to = last_day
-        old._history_user = user
-        old._change_reason = (_("ends before %(code)s") % {"code": code})[:100]
+        _audit(old, user, _("ends before %(code)s") % {"code": code})
         old.save(update_fields=["effective_to", "updated_at"])
     if draft is not None:
         draft.published_as = new
-        draft._history_user = user
+        _audit(draft, user)
         draft.save(update_fields=["published_as", "updated_at"])
 
     def reevaluate() -> None:

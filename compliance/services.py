@@ -279,7 +279,9 @@ def compliance_outputs(
         name: _evaluate_all(run.facts, group, run.as_of, run.totals, run.unresolved, rule)
         for name, group in subjects.items()
     }
-    entries = [((n, s.key), s, results[n][s.key]) for n, group in subjects.items() for s in group]
+    entries: list[tuple[Hashable, Subject, rules.Result]] = [
+        ((n, s.key), s, results[n][s.key]) for n, group in subjects.items() for s in group
+    ]
     outlooks = _outlooks(run.facts, entries, run.as_of, run.totals)
     return {
         n: [

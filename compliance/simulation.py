@@ -80,7 +80,9 @@ def _plan_types(value: object) -> tuple[str, ...] | None:
         return None
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
-    plans = tuple(value)  # type: ignore[arg-type]
+    if not isinstance(value, list | tuple):
+        raise DraftError("qualifying_plan_types", f"{value!r} is not a list of plan types")
+    plans = tuple(str(plan) for plan in value)
     unknown = sorted(set(plans) - set(PlanType.values))
     if unknown:
         raise DraftError(
