@@ -39,6 +39,7 @@ from .models import (
     Purpose,
     SubjectType,
 )
+from .outlooks import deadline_outlooks
 from .rules import outlook as outlook_rules
 from .selectors import EVALUATIONS_VERSION
 
@@ -87,10 +88,11 @@ class Subject:
     location_pk: int | None
     policy: Policy
     spec: rules.PolicySpec
+    #: (subject type, subject id, policy pk), computed once (looked up often)
+    key: tuple[str, str, int] = field(init=False, compare=False, repr=False)
 
-    @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.subject_type, self.subject_id, self.policy.pk)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.subject_type, self.subject_id, self.policy.pk))
 
 
 @dataclass(slots=True)
@@ -275,14 +277,19 @@ def compliance_outputs(
     outlooks of all groups in one query; nothing is written. The simulator
     puts a draft and its stored policy side by side this way."""
     subjects = {name: _subjects(run.facts, [group])[0] for name, group in groups.items()}
+    facts_of: dict[tuple[str, str, int], rules.SubjectFacts] = {}  # the same in every group
+    for group in subjects.values():
+        for s in group:
+            if s.key not in facts_of:
+                facts_of[s.key] = run.facts.subject_facts(s, run.totals, run.unresolved)
     results = {
-        name: _evaluate_all(run.facts, group, run.as_of, run.totals, run.unresolved, rule)
+        name: {s.key: rule(facts_of[s.key], s.spec, run.as_of) for s in group}
         for name, group in subjects.items()
     }
     entries: list[tuple[Hashable, Subject, rules.Result]] = [
         ((n, s.key), s, results[n][s.key]) for n, group in subjects.items() for s in group
     ]
-    outlooks = _outlooks(run.facts, entries, run.as_of, run.totals)
+    outlooks = deadline_outlooks(run.facts, entries, run.as_of, run.totals)
     return {
         n: [
             EvaluationOutput(
@@ -292,84 +299,6 @@ def compliance_outputs(
         ]
         for n, group in subjects.items()
     }
-
-
-def _outlooks(
-    facts: _Facts,
-    entries: list[tuple[Hashable, Subject, rules.Result]],
-    as_of: datetime.date,
-    totals: selectors.RevenueTotals,
-) -> dict[Hashable, tuple[outlook_rules.Outlook | None, str]]:
-    """The deadline outlook of every subject with a revenue requirement and a
-    deadline after ``as_of`` (PRODUCT 4.9), set-based: one query sums what
-    rolls off before each deadline window, what is dated from today until
-    each deadline, and the pace months, for all of them at once.
-
-    secured = today's TTM - rolling off + revenue dated from ``as_of`` up to
-    the day before the deadline (the deadline window is today's TTM window
-    moved forward: what leaves it is the rolling off, what enters it is
-    dated from today on). ``entries`` are (key, subject, result); the
-    outlooks come back under the keys."""
-    wanted: list[tuple[Hashable, outlook_rules.OutlookWindows, list[int], Decimal]] = []
-    by_deadline: dict[datetime.date | None, outlook_rules.OutlookWindows | None] = {}
-    for key, subject, result in entries:
-        threshold = result.threshold_usd
-        if result.status in ("error", "not_applicable") or threshold is None:
-            continue
-        if result.deadline not in by_deadline:  # a few deadlines for many subjects
-            by_deadline[result.deadline] = outlook_rules.outlook_windows(as_of, result.deadline)
-        windows = by_deadline[result.deadline]
-        if windows is not None:
-            wanted.append((key, windows, facts.subject_location_pks(subject), threshold))
-    if not wanted:
-        return {}
-    requests: dict[Hashable, tuple[rules.Window, set[int]]] = {}
-    pace = wanted[0][1].pace
-    requests["pace"] = (pace, set())
-    for _key, windows, location_pks, _threshold in wanted:
-        if windows.rolling_off is not None:
-            key = ("rolling_off", windows.rolling_off.end)
-            requests.setdefault(key, (windows.rolling_off, set()))[1].update(location_pks)
-        # Dated from today (or from the window's start, for a deadline more
-        # than a year away) to the day before the deadline.
-        ahead = rules.Window(max(as_of, windows.secured.start), windows.secured.end)
-        requests.setdefault(("ahead", windows.deadline), (ahead, set()))[1].update(location_pks)
-        requests["pace"][1].update(location_pks)
-    sums = selectors.revenue_totals_for_spans(requests)
-
-    def total(key: Hashable, location_pks: list[int]) -> tuple[Decimal, str | None]:
-        found = sums.get(key)
-        if found is None:
-            return Decimal(0), None
-        error = found.error_for(location_pks)
-        return sum((found.usd.get(pk, Decimal(0)) for pk in location_pks), Decimal(0)), error
-
-    outlooks: dict[Hashable, tuple[outlook_rules.Outlook | None, str]] = {}
-    ttms = {key: result.ttm_revenue_usd for key, _subject, result in entries}
-    for key, windows, location_pks, threshold in wanted:
-        ttm = ttms[key] or Decimal(0)
-        rolling_off, error_1 = (
-            total(("rolling_off", windows.rolling_off.end), location_pks)
-            if windows.rolling_off is not None
-            else (ttm, None)
-        )
-        ahead_usd, error_2 = total(("ahead", windows.deadline), location_pks)
-        pace_total, error_3 = total("pace", location_pks)
-        error = error_1 or error_2 or error_3
-        if error:
-            outlooks[key] = (None, error)
-            continue
-        outlooks[key] = (
-            outlook_rules.deadline_outlook(
-                windows=windows,
-                threshold_usd=threshold,
-                secured_usd=ttm - rolling_off + ahead_usd,
-                rolling_off_usd=rolling_off,
-                pace_total_usd=pace_total,
-            ),
-            "",
-        )
-    return outlooks
 
 
 def _record_history(rows: QuerySet) -> None:
@@ -664,7 +593,7 @@ def evaluation_run(
                             unresolved.get(subject.key, datetime.date.min), missed_on
                         )
                 results.update(_evaluate_all(facts, newly_missed, as_of, totals, unresolved))
-        outlooks = _outlooks(
+        outlooks = deadline_outlooks(
             facts, [(s.key, s, results[s.key]) for s in compliance_subjects], as_of, totals
         )
         for subject in compliance_subjects:

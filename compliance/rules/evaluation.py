@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from core.formatting import is_german
 
@@ -378,8 +379,15 @@ def evaluate_draft(facts: SubjectFacts, policy: PolicySpec, as_of: date) -> Resu
     if policy.effective_to is not None and policy.effective_to < as_of:
         return evaluate(facts, policy, as_of)
     start = max(as_of, policy.effective_from)
-    in_force = replace(policy, effective_from=min(policy.effective_from, as_of))
-    return evaluate(facts, in_force, as_of, deadline_from=start)
+    return evaluate(facts, _in_force_on(policy, as_of), as_of, deadline_from=start)
+
+
+@lru_cache(maxsize=64)
+def _in_force_on(policy: PolicySpec, day: date) -> PolicySpec:
+    """``policy`` starting no later than ``day`` (one copy for a whole run)."""
+    if policy.effective_from <= day:
+        return policy
+    return replace(policy, effective_from=day)
 
 
 def direct_bill_ready(facts: SubjectFacts, policy: PolicySpec, as_of: date) -> Result:
