@@ -30,8 +30,10 @@ from .models import (
     FollowUpCase,
     JobRun,
     Policy,
+    PolicyDraft,
     PolicyRequirement,
     RequirementCode,
+    SimulationRun,
 )
 
 # --- Re-evaluation after admin saves ---------------------------------------------
@@ -382,3 +384,38 @@ class JobRunAdmin(ReadOnlyAdmin):
     @admin.display(description=_("errors"))
     def error_count(self, obj):
         return len(obj.errors or [])
+
+
+@admin.register(PolicyDraft)
+class PolicyDraftAdmin(AuditedAdmin):
+    """Named what-ifs of the policy simulator (``/compliance/simulator/``);
+    the history shows who saved and published which."""
+
+    list_display = ("name", "policy", "as_of", "created_by", "published_as", "updated_at")
+    list_filter = ("policy",)
+    list_select_related = ("policy", "created_by", "published_as")
+    search_fields = ("name", "policy__code")
+    readonly_fields = ("created_by", "published_as", "created_at", "updated_at")
+    fields = ("name", "policy", "changes", "as_of", *readonly_fields)
+
+
+@admin.register(SimulationRun)
+class SimulationRunAdmin(ReadOnlyAdmin):
+    """Simulations the worker ran; deletable (their rows are large)."""
+
+    deletable = True
+    exclude = ("rows",)
+    list_display = ("policy", "as_of", "status", "progress", "created_by", "created_at")
+    list_filter = ("status", "policy")
+    list_select_related = ("policy", "created_by")
+    readonly_fields = (
+        "policy",
+        "changes",
+        "as_of",
+        "status",
+        "progress",
+        "error",
+        "created_by",
+        "created_at",
+        "finished_at",
+    )

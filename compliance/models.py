@@ -543,3 +543,97 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} {self.run_date}: {self.state}"
+
+
+class PolicyDraft(models.Model):
+    """A named what-if of a stored policy (PRODUCT 8): the fields it changes
+    (``compliance.simulation.DRAFT_FIELDS``, as JSON), re-run on demand and
+    publishable as a new policy version. Simulating writes nothing else."""
+
+    name = models.CharField(_("name"), max_length=200)
+    policy = models.ForeignKey(
+        Policy, verbose_name=_("policy"), on_delete=models.CASCADE, related_name="drafts"
+    )
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    as_of = models.DateField(_("as of"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    published_as = models.ForeignKey(
+        Policy,
+        verbose_name=_("published as"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["policy", "name"]
+        verbose_name = _("policy draft")
+        verbose_name_plural = _("policy drafts")
+        permissions = [
+            ("run_simulation", _("Can run policy simulations")),
+            ("publish_policy", _("Can publish a policy draft as a new policy version")),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "name"], name="policy_draft_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy.code}: {self.name}"
+
+
+class SimulationState(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class SimulationRun(models.Model):
+    """A simulation too large to wait for, run by the worker: its question,
+    its progress and, when done, its result rows (the page reads them from
+    here). The simulator's own record; never an evaluation."""
+
+    policy = models.ForeignKey(
+        Policy, verbose_name=_("policy"), on_delete=models.CASCADE, related_name="+"
+    )
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    as_of = models.DateField(_("as of"))
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=SimulationState.choices,
+        default=SimulationState.PENDING,
+    )
+    progress = models.FloatField(_("progress"), default=0.0)
+    rows = models.JSONField(_("rows"), default=list, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("simulation run")
+        verbose_name_plural = _("simulation runs")
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} {self.as_of}: {self.status}"

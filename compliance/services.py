@@ -12,7 +12,7 @@ import datetime
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -39,6 +39,7 @@ from .models import (
     Purpose,
     SubjectType,
 )
+from .outlooks import deadline_outlooks
 from .rules import outlook as outlook_rules
 from .selectors import EVALUATIONS_VERSION
 
@@ -87,10 +88,11 @@ class Subject:
     location_pk: int | None
     policy: Policy
     spec: rules.PolicySpec
+    #: (subject type, subject id, policy pk), computed once (looked up often)
+    key: tuple[str, str, int] = field(init=False, compare=False, repr=False)
 
-    @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.subject_type, self.subject_id, self.policy.pk)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.subject_type, self.subject_id, self.policy.pk))
 
 
 @dataclass(slots=True)
@@ -235,87 +237,68 @@ def _evaluate_all(
     as_of: datetime.date,
     totals: selectors.RevenueTotals,
     unresolved: dict[tuple[str, str, int], datetime.date],
+    rule: Callable[..., rules.Result] = rules.evaluate,
 ) -> dict[tuple[str, str, int], rules.Result]:
     return {
-        s.key: rules.evaluate(facts.subject_facts(s, totals, unresolved), s.spec, as_of)
-        for s in subjects
+        s.key: rule(facts.subject_facts(s, totals, unresolved), s.spec, as_of) for s in subjects
     }
 
 
-def _outlooks(
-    facts: _Facts,
-    subjects: list[Subject],
-    results: dict[tuple[str, str, int], rules.Result],
-    as_of: datetime.date,
-    totals: selectors.RevenueTotals,
-) -> dict[tuple[str, str, int], tuple[outlook_rules.Outlook | None, str]]:
-    """The deadline outlook of every subject with a revenue requirement and a
-    deadline after ``as_of`` (PRODUCT 4.9), set-based: one query sums what
-    rolls off before each deadline window, what is dated from today until
-    each deadline, and the pace months, for all of them at once.
+@dataclass
+class RunFacts:
+    """The facts of one run, read set-based: partners, locations, contracts,
+    today's TTM totals and the open missed deadlines. Reads only."""
 
-    secured = today's TTM - rolling off + revenue dated from ``as_of`` up to
-    the day before the deadline (the deadline window is today's TTM window
-    moved forward: what leaves it is the rolling off, what enters it is
-    dated from today on)."""
-    wanted: list[tuple[Subject, outlook_rules.OutlookWindows, list[int], Decimal]] = []
-    for subject in subjects:
-        result = results[subject.key]
-        threshold = result.threshold_usd
-        if result.status in ("error", "not_applicable") or threshold is None:
-            continue
-        windows = outlook_rules.outlook_windows(as_of, result.deadline)
-        if windows is not None:
-            wanted.append((subject, windows, facts.subject_location_pks(subject), threshold))
-    if not wanted:
-        return {}
-    requests: dict[Hashable, tuple[rules.Window, set[int]]] = {}
-    pace = wanted[0][1].pace
-    requests["pace"] = (pace, set())
-    for _subject, windows, location_pks, _threshold in wanted:
-        if windows.rolling_off is not None:
-            key = ("rolling_off", windows.rolling_off.end)
-            requests.setdefault(key, (windows.rolling_off, set()))[1].update(location_pks)
-        # Dated from today (or from the window's start, for a deadline more
-        # than a year away) to the day before the deadline.
-        ahead = rules.Window(max(as_of, windows.secured.start), windows.secured.end)
-        requests.setdefault(("ahead", windows.deadline), (ahead, set()))[1].update(location_pks)
-        requests["pace"][1].update(location_pks)
-    sums = selectors.revenue_totals_for_spans(requests)
+    as_of: datetime.date
+    partner_pks: set[int] | None
+    facts: _Facts
+    totals: selectors.RevenueTotals
+    unresolved: dict[tuple[str, str, int], datetime.date]
 
-    def total(key: Hashable, location_pks: list[int]) -> tuple[Decimal, str | None]:
-        found = sums.get(key)
-        if found is None:
-            return Decimal(0), None
-        error = found.error_for(location_pks)
-        return sum((found.usd.get(pk, Decimal(0)) for pk in location_pks), Decimal(0)), error
 
-    outlooks: dict[tuple[str, str, int], tuple[outlook_rules.Outlook | None, str]] = {}
-    for subject, windows, location_pks, threshold in wanted:
-        result = results[subject.key]
-        ttm = result.ttm_revenue_usd or Decimal(0)
-        rolling_off, error_1 = (
-            total(("rolling_off", windows.rolling_off.end), location_pks)
-            if windows.rolling_off is not None
-            else (ttm, None)
-        )
-        ahead_usd, error_2 = total(("ahead", windows.deadline), location_pks)
-        pace_total, error_3 = total("pace", location_pks)
-        error = error_1 or error_2 or error_3
-        if error:
-            outlooks[subject.key] = (None, error)
-            continue
-        outlooks[subject.key] = (
-            outlook_rules.deadline_outlook(
-                windows=windows,
-                threshold_usd=threshold,
-                secured_usd=ttm - rolling_off + ahead_usd,
-                rolling_off_usd=rolling_off,
-                pace_total_usd=pace_total,
-            ),
-            "",
-        )
-    return outlooks
+def run_facts(*, as_of: datetime.date, partner_pks: set[int] | None) -> RunFacts:
+    """Read everything an evaluation of ``as_of`` needs (a fixed number of
+    queries). Shared by :func:`evaluation_run` and the simulator."""
+    return RunFacts(
+        as_of=as_of,
+        partner_pks=partner_pks,
+        facts=_Facts(partner_pks),
+        totals=selectors.revenue_totals(rules.ttm_window(as_of), partner_pks),
+        unresolved=selectors.unresolved_missed_deadlines(partner_pks, as_of=as_of),
+    )
+
+
+def compliance_outputs(
+    run: RunFacts,
+    groups: dict[Hashable, tuple[Policy, rules.PolicySpec]],
+    rule: Callable[..., rules.Result] = rules.evaluate,
+) -> dict[Hashable, list[EvaluationOutput]]:
+    """Evaluate every subject of each (policy, spec) with ``rule``, and the
+    outlooks of all groups in one query; nothing is written. The simulator
+    puts a draft and its stored policy side by side this way."""
+    subjects = {name: _subjects(run.facts, [group])[0] for name, group in groups.items()}
+    facts_of: dict[tuple[str, str, int], rules.SubjectFacts] = {}  # the same in every group
+    for group in subjects.values():
+        for s in group:
+            if s.key not in facts_of:
+                facts_of[s.key] = run.facts.subject_facts(s, run.totals, run.unresolved)
+    results = {
+        name: {s.key: rule(facts_of[s.key], s.spec, run.as_of) for s in group}
+        for name, group in subjects.items()
+    }
+    entries: list[tuple[Hashable, Subject, rules.Result]] = [
+        ((n, s.key), s, results[n][s.key]) for n, group in subjects.items() for s in group
+    ]
+    outlooks = deadline_outlooks(run.facts, entries, run.as_of, run.totals)
+    return {
+        n: [
+            EvaluationOutput(
+                s, Purpose.COMPLIANCE, results[n][s.key], *outlooks.get((n, s.key), (None, ""))
+            )
+            for s in group
+        ]
+        for n, group in subjects.items()
+    }
 
 
 def _record_history(rows: QuerySet) -> None:
@@ -594,10 +577,9 @@ def evaluation_run(
     summary = RunSummary(as_of=as_of)
     with transaction.atomic():
         policies = selectors.policies_in_force(as_of)
-        facts = _Facts(pks)
+        run = run_facts(as_of=as_of, partner_pks=pks)
+        facts, totals, unresolved = run.facts, run.totals, run.unresolved
         compliance_subjects, readiness_subjects = _subjects(facts, policies)
-        totals = selectors.revenue_totals(rules.ttm_window(as_of), pks)
-        unresolved = selectors.unresolved_missed_deadlines(pks, as_of=as_of)
         results = _evaluate_all(facts, compliance_subjects, as_of, totals, unresolved)
         if save and decide:
             newly_missed = _decide_deadlines(facts, compliance_subjects, results, as_of, summary)
@@ -609,7 +591,9 @@ def evaluation_run(
                             unresolved.get(subject.key, datetime.date.min), missed_on
                         )
                 results.update(_evaluate_all(facts, newly_missed, as_of, totals, unresolved))
-        outlooks = _outlooks(facts, compliance_subjects, results, as_of, totals)
+        outlooks = deadline_outlooks(
+            facts, [(s.key, s, results[s.key]) for s in compliance_subjects], as_of, totals
+        )
         for subject in compliance_subjects:
             outlook, outlook_error = outlooks.get(subject.key, (None, ""))
             summary.outputs.append(

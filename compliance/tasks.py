@@ -25,3 +25,16 @@ def evaluate_partners(partner_pks: list[int] | None, as_of: str | None = None) -
         else services.partners_reevaluate(partner_pks=partner_pks, when=run_date)
     )
     return {"partners": result.partners, "evaluated": result.evaluated, "error": result.error}
+
+
+@shared_task(
+    acks_late=True,  # idempotent: only a waiting run starts (simulation_run_execute)
+    reject_on_worker_lost=True,
+    name="compliance.simulate",
+)
+def simulate(run_id: int) -> dict:
+    """A large policy simulation (PRODUCT 8); writes only its run record."""
+    from . import drafts
+
+    run = drafts.simulation_run_execute(run_id=run_id)
+    return {"run": run_id, "status": run.status if run else None}

@@ -27,8 +27,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import get_resolver, reverse
 from django.utils import timezone
 
+from compliance import drafts
 from compliance.cases import followup_case_move, outcome_override
-from compliance.models import CaseState, DeadlineOutcome, FollowUpCase
+from compliance.models import (
+    CaseState,
+    DeadlineOutcome,
+    FollowUpCase,
+    Policy,
+    PolicyDraft,
+    SimulationRun,
+)
 from compliance.services import evaluation_run
 from ingestion.models import ImportRun
 from notifications.models import Notification
@@ -244,6 +252,19 @@ def build_world(client) -> dict:
     evaluation_run(as_of=today)
     reminders_plan(as_of=today)
     assert Notification.objects.filter(partner=own).exists()
+    # the policy simulator: a saved draft and a run the worker finished
+    reseller_policy = Policy.objects.get(code="csp-indirect-reseller-2024")
+    drafts.policy_draft_save(
+        policy=reseller_policy,
+        name="Schwelle 2.500 USD",
+        changes={"threshold_usd": "2500"},
+        as_of=None,
+        user=manager,
+    )
+    run = drafts.simulation_run_create(
+        policy=reseller_policy, changes={"threshold_usd": "2500"}, as_of=today, user=manager
+    )
+    drafts.simulation_run_execute(run_id=run.pk)
     return {
         "manager": manager,
         "partner_user": partner_user,
@@ -270,6 +291,8 @@ def _values(name: str, param: str, world: dict, user) -> list[str]:
             result="missed"
         ).values_list("pk", flat=True),
         "notifications:email": lambda: Notification.objects.values_list("pk", flat=True),
+        "compliance:simulation-run": lambda: SimulationRun.objects.values_list("pk", flat=True),
+        "compliance:draft-publish": lambda: PolicyDraft.objects.values_list("pk", flat=True),
     }
     for prefix, pks in by_pattern.items():
         if name.startswith(prefix) and param == "pk":

@@ -17,7 +17,7 @@ pure too. The modules, each importing only the ones above it:
   deadlines, the plan types and their short names;
 - ``wording``: explanations in English and German;
 - ``evaluation``: policies, subject facts, results, status ranks, ``evaluate``,
-  ``direct_bill_ready``, ``deadline_outcome``.
+  ``evaluate_draft`` (the simulator), ``direct_bill_ready``, ``deadline_outcome``.
 
 Callers use the package: ``from compliance import rules; rules.evaluate(...)``.
 """
@@ -57,6 +57,7 @@ from .evaluation import (
     deadline_outcome,
     direct_bill_ready,
     evaluate,
+    evaluate_draft,
     status_rank,
 )
 from .money import USD, MissingRate, RevenueLine, convert, to_usd, ttm_sum, usd_by_day
@@ -109,6 +110,7 @@ __all__ = [
     "deadline_outcome",
     "direct_bill_ready",
     "evaluate",
+    "evaluate_draft",
     "format_date",
     "format_usd",
     "month_start",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from core.formatting import is_german
 
@@ -233,7 +234,14 @@ def _requirements(
     return met, support
 
 
-def _score(facts: SubjectFacts, policy: PolicySpec, as_of: date, *, readiness_check: bool) -> dict:
+def _score(
+    facts: SubjectFacts,
+    policy: PolicySpec,
+    as_of: date,
+    *,
+    readiness_check: bool,
+    deadline_from: date | None = None,
+) -> dict:
     """Every Result field but the status ("" unless decided here: not
     applicable or error), shared by evaluate and direct_bill_ready. A dict,
     so that the caller builds the (frozen) Result once."""
@@ -283,7 +291,7 @@ def _score(facts: SubjectFacts, policy: PolicySpec, as_of: date, *, readiness_ch
     if readiness_check:
         deadline = last = missed = None
     else:
-        deadline = _next_deadline(facts, policy, as_of)
+        deadline = _next_deadline(facts, policy, max(as_of, deadline_from or as_of))
         last = _last_deadline(facts, policy, as_of)
         missed = facts.unresolved_missed_deadline
     return dict(
@@ -329,16 +337,21 @@ def _failed(
     )
 
 
-def evaluate(facts: SubjectFacts, policy: PolicySpec, as_of: date) -> Result:
+def evaluate(
+    facts: SubjectFacts, policy: PolicySpec, as_of: date, *, deadline_from: date | None = None
+) -> Result:
     """Evaluate one subject against one policy on ``as_of`` (PRODUCT 4.5).
 
     Precedence: not_applicable, then error (a revenue requirement whose TTM
     could not be computed; the explanation still names an unresolved missed
     deadline), then non_compliant for an unresolved missed deadline, then
     compliant / at_risk / non_compliant from the requirements and deadline.
+
+    ``deadline_from`` (the simulator, :func:`evaluate_draft`): the deadline
+    is the first one on or after that day instead of on or after ``as_of``.
     """
     try:
-        fields = _score(facts, policy, as_of, readiness_check=False)
+        fields = _score(facts, policy, as_of, readiness_check=False, deadline_from=deadline_from)
     except (ValueError, OverflowError) as exc:  # e.g. a date near year 9999
         return _failed(facts, policy, as_of, exc, readiness_check=False)
     if not fields["status"]:
@@ -352,6 +365,29 @@ def evaluate(facts: SubjectFacts, policy: PolicySpec, as_of: date) -> Result:
         else:
             fields["status"] = NON_COMPLIANT
     return Result(**fields)
+
+
+def evaluate_draft(facts: SubjectFacts, policy: PolicySpec, as_of: date) -> Result:
+    """PRODUCT 8: a policy (a draft, or the stored one beside it) judged on
+    ``as_of`` as though it were in force that day, with its first deadline
+    on or after the later of ``as_of`` and its effective date. A policy that
+    ended before ``as_of`` is not applicable. The same :func:`evaluate` as
+    the nightly run: for a policy in force on ``as_of`` the result is the
+    nightly's. An open missed deadline (``unresolved_missed_deadline``, from
+    the outcomes recorded for the stored policy) keeps ``non_compliant``;
+    no deadline is decided here."""
+    if policy.effective_to is not None and policy.effective_to < as_of:
+        return evaluate(facts, policy, as_of)
+    start = max(as_of, policy.effective_from)
+    return evaluate(facts, _in_force_on(policy, as_of), as_of, deadline_from=start)
+
+
+@lru_cache(maxsize=64)
+def _in_force_on(policy: PolicySpec, day: date) -> PolicySpec:
+    """``policy`` starting no later than ``day`` (one copy for a whole run)."""
+    if policy.effective_from <= day:
+        return policy
+    return replace(policy, effective_from=day)
 
 
 def direct_bill_ready(facts: SubjectFacts, policy: PolicySpec, as_of: date) -> Result:

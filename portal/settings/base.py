@@ -263,6 +263,8 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 # preview and the import run in the Celery worker with a progress bar.
 IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=200)
 IMPORT_ASYNC_ROWS = env.int("IMPORT_ASYNC_ROWS", default=50_000)
+# Policy simulations of more subjects run in the worker with a progress bar.
+SIMULATOR_SYNC_MAX_SUBJECTS = env.int("SIMULATOR_SYNC_MAX_SUBJECTS", default=2_000)
 
 # --- Email --------------------------------------------------------------------
 # EMAIL_URL (smtp://user:pass@host:587, smtp+tls://..., consolemail://) wins

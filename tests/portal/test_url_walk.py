@@ -262,3 +262,32 @@ def test_anonymous_users_get_nothing_but_the_login_page(client, world):
         _check(response, url, "GET", markers, must_refuse=True)
         if response.status_code in (301, 302):
             assert re.match(r"^/(accounts|admin)/login/", response["Location"]), url
+
+
+SIMULATOR_PAGES = {
+    "compliance:simulator",
+    "compliance:simulator-csv",
+    "compliance:simulator-xlsx",
+    "compliance:simulation-run-create",
+    "compliance:simulation-run",
+    "compliance:simulation-run-progress",
+    "compliance:simulation-run-csv",
+    "compliance:simulation-run-xlsx",
+    "compliance:draft-save",
+    "compliance:draft-publish",
+}
+
+
+def test_the_walk_covers_the_policy_simulator_and_partner_users_get_404(
+    client, partner_user, world
+):
+    """The simulator does not exist for partner users (404, not 403)."""
+    patterns = dict(_walk(get_resolver().url_patterns))
+    assert set(patterns) >= SIMULATOR_PAGES
+    client.force_login(partner_user)
+    for name in sorted(SIMULATOR_PAGES):
+        kwargs = {p: _candidates(name, p, world)[0] for p in _params(patterns[name])}
+        url = _reverse(name, kwargs)
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            assert response.status_code in (404, 405), f"{method} {url}: {response.status_code}"

@@ -1,0 +1,109 @@
+"""The deadline outlook of a run's subjects (PRODUCT 4.9), set-based: one
+query for all of them, then the pure rule (``rules.outlook``) per subject.
+Used by the nightly run and the simulator (``compliance.services``)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Hashable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol
+
+from . import rules, selectors
+from .rules import outlook as outlook_rules
+
+if TYPE_CHECKING:
+    from .services import Subject
+
+
+class SubjectLocations(Protocol):
+    def subject_location_pks(self, subject: Subject) -> list[int]: ...
+
+
+def deadline_outlooks(
+    facts: SubjectLocations,
+    entries: list[tuple[Hashable, Subject, rules.Result]],
+    as_of: datetime.date,
+    totals: selectors.RevenueTotals,
+) -> dict[Hashable, tuple[outlook_rules.Outlook | None, str]]:
+    """The deadline outlook of every subject with a revenue requirement and a
+    deadline after ``as_of`` (PRODUCT 4.9), set-based: one query sums what
+    rolls off before each deadline window, what is dated from today until
+    each deadline, and the pace months, for all of them at once.
+
+    secured = today's TTM - rolling off + revenue dated from ``as_of`` up to
+    the day before the deadline (the deadline window is today's TTM window
+    moved forward: what leaves it is the rolling off, what enters it is
+    dated from today on). ``entries`` are (key, subject, result); the
+    outlooks come back under the keys."""
+    wanted: list[tuple[Hashable, outlook_rules.OutlookWindows, list[int], Decimal]] = []
+    by_deadline: dict[datetime.date | None, outlook_rules.OutlookWindows | None] = {}
+    for key, subject, result in entries:
+        threshold = result.threshold_usd
+        if result.status in ("error", "not_applicable") or threshold is None:
+            continue
+        if result.deadline not in by_deadline:  # a few deadlines for many subjects
+            by_deadline[result.deadline] = outlook_rules.outlook_windows(as_of, result.deadline)
+        windows = by_deadline[result.deadline]
+        if windows is not None:
+            wanted.append((key, windows, facts.subject_location_pks(subject), threshold))
+    if not wanted:
+        return {}
+    requests: dict[Hashable, tuple[rules.Window, set[int]]] = {}
+    pace = wanted[0][1].pace
+    requests["pace"] = (pace, set())
+    for _key, windows, location_pks, _threshold in wanted:
+        if windows.rolling_off is not None:
+            key = ("rolling_off", windows.rolling_off.end)
+            requests.setdefault(key, (windows.rolling_off, set()))[1].update(location_pks)
+        # Dated from today (or from the window's start, for a deadline more
+        # than a year away) to the day before the deadline.
+        ahead = rules.Window(max(as_of, windows.secured.start), windows.secured.end)
+        requests.setdefault(("ahead", windows.deadline), (ahead, set()))[1].update(location_pks)
+        requests["pace"][1].update(location_pks)
+    sums = selectors.revenue_totals_for_spans(requests)
+
+    # The same sums serve every entry of one subject (the simulator's draft
+    # and baseline ask for the same windows).
+    memo: dict[tuple[Hashable, tuple[int, ...]], tuple[Decimal, str | None]] = {}
+
+    def total(key: Hashable, location_pks: list[int]) -> tuple[Decimal, str | None]:
+        memo_key = (key, tuple(location_pks))
+        if memo_key in memo:
+            return memo[memo_key]
+        found = sums.get(key)
+        if found is None:
+            memo[memo_key] = (Decimal(0), None)
+        else:
+            memo[memo_key] = (
+                sum((found.usd.get(pk, Decimal(0)) for pk in location_pks), Decimal(0)),
+                found.error_for(location_pks),
+            )
+        return memo[memo_key]
+
+    outlooks: dict[Hashable, tuple[outlook_rules.Outlook | None, str]] = {}
+    ttms = {key: result.ttm_revenue_usd for key, _subject, result in entries}
+    for key, windows, location_pks, threshold in wanted:
+        ttm = ttms[key] or Decimal(0)
+        rolling_off, error_1 = (
+            total(("rolling_off", windows.rolling_off.end), location_pks)
+            if windows.rolling_off is not None
+            else (ttm, None)
+        )
+        ahead_usd, error_2 = total(("ahead", windows.deadline), location_pks)
+        pace_total, error_3 = total("pace", location_pks)
+        error = error_1 or error_2 or error_3
+        if error:
+            outlooks[key] = (None, error)
+            continue
+        outlooks[key] = (
+            outlook_rules.deadline_outlook(
+                windows=windows,
+                threshold_usd=threshold,
+                secured_usd=ttm - rolling_off + ahead_usd,
+                rolling_off_usd=rolling_off,
+                pace_total_usd=pace_total,
+            ),
+            "",
+        )
+    return outlooks
