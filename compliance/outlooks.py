@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from . import rules, selectors
 from .rules import outlook as outlook_rules
+from .rules.dates import ONE_DAY
 
 if TYPE_CHECKING:
     from .services import Subject
@@ -49,19 +50,40 @@ def deadline_outlooks(
             wanted.append((key, windows, facts.subject_location_pks(subject), threshold))
     if not wanted:
         return {}
-    requests: dict[Hashable, tuple[rules.Window, set[int]]] = {}
+    # What the TTM scan does not give: the part of today's window that rolls
+    # off before each deadline window opens - or, when that is the longer
+    # part, the part that stays (rolling off = TTM - staying: the TTM is
+    # known exactly, else the subject is an error and has no outlook) - and
+    # what is dated from today until each deadline; the pace months too
+    # unless the scan summed them (``revenue_totals(..., inner=pace)``).
+    today = rules.ttm_window(as_of)
     pace = wanted[0][1].pace
-    requests["pace"] = (pace, set())
+    pace_sums = totals.inner if totals.inner_window == pace else None
+    requests: dict[Hashable, tuple[rules.Window, set[int]]] = {}
+    if pace_sums is None:
+        requests["pace"] = (pace, set())
+    staying: set[datetime.date] = set()
     for _key, windows, location_pks, _threshold in wanted:
         if windows.rolling_off is not None:
-            key = ("rolling_off", windows.rolling_off.end)
-            requests.setdefault(key, (windows.rolling_off, set()))[1].update(location_pks)
+            end = windows.rolling_off.end
+            stays = rules.Window(end + ONE_DAY, today.end)
+            if stays.days < windows.rolling_off.days:
+                staying.add(end)
+                requests.setdefault(("staying", end), (stays, set()))[1].update(location_pks)
+            else:
+                key = ("rolling_off", end)
+                requests.setdefault(key, (windows.rolling_off, set()))[1].update(location_pks)
         # Dated from today (or from the window's start, for a deadline more
         # than a year away) to the day before the deadline.
         ahead = rules.Window(max(as_of, windows.secured.start), windows.secured.end)
         requests.setdefault(("ahead", windows.deadline), (ahead, set()))[1].update(location_pks)
-        requests["pace"][1].update(location_pks)
-    sums = selectors.revenue_totals_for_spans(requests)
+        if pace_sums is None:
+            requests["pace"][1].update(location_pks)
+    sums: dict[Hashable, selectors.RevenueTotals] = dict(
+        selectors.revenue_totals_for_spans(requests)
+    )
+    if pace_sums is not None:
+        sums["pace"] = pace_sums
 
     # The same sums serve every entry of one subject (the simulator's draft
     # and baseline ask for the same windows).
@@ -85,11 +107,13 @@ def deadline_outlooks(
     ttms = {key: result.ttm_revenue_usd for key, _subject, result in entries}
     for key, windows, location_pks, threshold in wanted:
         ttm = ttms[key] or Decimal(0)
-        rolling_off, error_1 = (
-            total(("rolling_off", windows.rolling_off.end), location_pks)
-            if windows.rolling_off is not None
-            else (ttm, None)
-        )
+        if windows.rolling_off is None:
+            rolling_off, error_1 = Decimal(0), None
+        elif windows.rolling_off.end in staying:
+            stays_usd, error_1 = total(("staying", windows.rolling_off.end), location_pks)
+            rolling_off = ttm - stays_usd
+        else:
+            rolling_off, error_1 = total(("rolling_off", windows.rolling_off.end), location_pks)
         ahead_usd, error_2 = total(("ahead", windows.deadline), location_pks)
         pace_total, error_3 = total("pace", location_pks)
         error = error_1 or error_2 or error_3

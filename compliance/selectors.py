@@ -193,6 +193,7 @@ class RevenueTotals:
     #: the same sums over whole months inside the window, from the same scan
     #: (``revenue_totals(..., inner=...)``; the outlook's pace months)
     inner: RevenueTotals | None = None
+    inner_window: rules.Window | None = None
 
     def add(
         self,
@@ -251,7 +252,9 @@ def revenue_totals(
     ):
         raise ValueError(f"{inner} is not a run of whole months inside {window}")
     if partner_pks is not None and not partner_pks:
-        return RevenueTotals(inner=RevenueTotals() if inner is not None else None)
+        return RevenueTotals(
+            inner=RevenueTotals() if inner is not None else None, inner_window=inner
+        )
     if connection.vendor == "postgresql":
         return _revenue_totals_postgres(window, partner_pks, inner)
     return _revenue_totals_portable(window, partner_pks, inner)
@@ -283,7 +286,7 @@ def _revenue_totals_postgres(
          WHERE r.revenue_date BETWEEN %s AND %s{extra}
          GROUP BY r.location_id
     """
-    totals = RevenueTotals(inner=RevenueTotals() if inner is not None else None)
+    totals = RevenueTotals(inner=RevenueTotals() if inner is not None else None, inner_window=inner)
     any_missing = False
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -335,7 +338,7 @@ def _revenue_totals_portable(
             month__gte=window.start.replace(day=1), month__lte=window.end
         ).values_list("currency_id", "month", "usd_per_unit")
     }
-    totals = RevenueTotals(inner=RevenueTotals() if inner is not None else None)
+    totals = RevenueTotals(inner=RevenueTotals() if inner is not None else None, inner_window=inner)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for location_pk, currency, month_text, micro_units in cursor.fetchall():

@@ -263,7 +263,10 @@ def run_facts(*, as_of: datetime.date, partner_pks: set[int] | None) -> RunFacts
         as_of=as_of,
         partner_pks=partner_pks,
         facts=_Facts(partner_pks),
-        totals=selectors.revenue_totals(rules.ttm_window(as_of), partner_pks),
+        # The outlook's pace months come from the same scan (PRODUCT 4.9).
+        totals=selectors.revenue_totals(
+            rules.ttm_window(as_of), partner_pks, inner=outlook_rules.pace_window(as_of)
+        ),
         unresolved=selectors.unresolved_missed_deadlines(partner_pks, as_of=as_of),
     )
 

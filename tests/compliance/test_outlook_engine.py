@@ -216,3 +216,35 @@ def test_the_outlook_costs_a_constant_number_of_queries():
     large = _queries_of_a_run(40, 100, AS_OF + datetime.timedelta(days=1))
     assert large == small
     assert Evaluation.objects.filter(outlook="short", status="compliant").count() == 3 + 43
+
+
+@pytest.mark.parametrize(
+    ("as_of", "rolling_off", "secured"),
+    [
+        # Deadline 2026-02-01 ten months ahead: most of today's window
+        # (2024-04-15 .. 2025-04-14) rolls off; the engine sums the part that
+        # stays (2025-02-01 ..) and takes the rest from the TTM.
+        (D(2025, 4, 15), "1100.00", "550.00"),
+        # Two months ahead: the engine sums the part that rolls off.
+        (D(2025, 11, 20), "700.00", "550.00"),
+    ],
+)
+def test_rolling_off_is_the_same_whichever_part_of_the_window_is_summed(
+    as_of, rolling_off, secured
+):
+    _, location = reseller()
+    example(location)
+    (record,) = evaluate_json(as_of)
+    assert record["deadline"] == "2026-02-01"
+    assert record["rolling_off_usd"] == rolling_off
+    assert record["secured_usd"] == secured
+    ttm = Decimal(record["ttm_revenue_usd"])
+    ahead = sum(
+        (
+            Decimal(a)
+            for day, a in [(D(2025, 8, 5), "100"), (D(2025, 9, 5), "50"), (D(2025, 10, 5), "34")]
+            if day >= as_of
+        ),
+        Decimal(0),
+    )
+    assert ttm - Decimal(rolling_off) + ahead == Decimal(secured)
