@@ -9,7 +9,7 @@ from collections.abc import Hashable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
-from . import rules, selectors
+from . import revenue_sums, rules
 from .rules import outlook as outlook_rules
 from .rules.dates import ONE_DAY
 
@@ -25,7 +25,7 @@ def deadline_outlooks(
     facts: SubjectLocations,
     entries: list[tuple[Hashable, Subject, rules.Result]],
     as_of: datetime.date,
-    totals: selectors.RevenueTotals,
+    totals: revenue_sums.RevenueTotals,
 ) -> dict[Hashable, tuple[outlook_rules.Outlook | None, str]]:
     """The deadline outlook of every subject with a revenue requirement and a
     deadline after ``as_of`` (PRODUCT 4.9), set-based: one query sums what
@@ -79,8 +79,8 @@ def deadline_outlooks(
         requests.setdefault(("ahead", windows.deadline), (ahead, set()))[1].update(location_pks)
         if pace_sums is None:
             requests["pace"][1].update(location_pks)
-    sums: dict[Hashable, selectors.RevenueTotals] = dict(
-        selectors.revenue_totals_for_spans(requests)
+    sums: dict[Hashable, revenue_sums.RevenueTotals] = dict(
+        revenue_sums.revenue_totals_for_spans(requests)
     )
     if pace_sums is not None:
         sums["pace"] = pace_sums

@@ -23,7 +23,7 @@ from django.utils import timezone
 from core.bulk import copy_insert, history_created, upsert
 from partners.models import BillingModel, Location, Partner, PartnerStatus
 
-from . import rules, selectors
+from . import revenue_sums, rules, selectors
 from .models import (
     CaseKind,
     CaseState,
@@ -155,7 +155,7 @@ class _Facts:
     def subject_facts(
         self,
         subject: Subject,
-        totals: selectors.RevenueTotals,
+        totals: revenue_sums.RevenueTotals,
         unresolved: dict[tuple[str, str, int], datetime.date],
     ) -> rules.SubjectFacts:
         partner = self.partners[subject.partner_pk]
@@ -235,7 +235,7 @@ def _evaluate_all(
     facts: _Facts,
     subjects: list[Subject],
     as_of: datetime.date,
-    totals: selectors.RevenueTotals,
+    totals: revenue_sums.RevenueTotals,
     unresolved: dict[tuple[str, str, int], datetime.date],
     rule: Callable[..., rules.Result] = rules.evaluate,
 ) -> dict[tuple[str, str, int], rules.Result]:
@@ -252,7 +252,7 @@ class RunFacts:
     as_of: datetime.date
     partner_pks: set[int] | None
     facts: _Facts
-    totals: selectors.RevenueTotals
+    totals: revenue_sums.RevenueTotals
     unresolved: dict[tuple[str, str, int], datetime.date]
 
 
@@ -264,7 +264,7 @@ def run_facts(*, as_of: datetime.date, partner_pks: set[int] | None) -> RunFacts
         partner_pks=partner_pks,
         facts=_Facts(partner_pks),
         # The outlook's pace months come from the same scan (PRODUCT 4.9).
-        totals=selectors.revenue_totals(
+        totals=revenue_sums.revenue_totals(
             rules.ttm_window(as_of), partner_pks, inner=outlook_rules.pace_window(as_of)
         ),
         unresolved=selectors.unresolved_missed_deadlines(partner_pks, as_of=as_of),
@@ -333,7 +333,7 @@ def _decide_deadlines(
 
     # Catch-up: deadlines the job did not see on the day are decided from the
     # figures as of the deadline, never from today's (one query for all).
-    past_totals = selectors.revenue_totals_for_windows(
+    past_totals = revenue_sums.revenue_totals_for_windows(
         {
             deadline: {pk for s in group for pk in facts.subject_location_pks(s)}
             for deadline, group in undecided.items()

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from compliance import selectors
+from compliance import revenue_sums as selectors
 from compliance.rules import Window
 from tests.factories import (
     ExchangeRateFactory,

@@ -1,0 +1,312 @@
+"""The engine's revenue sums: every location's revenue in USD over a window
+(the TTM, PRODUCT 4.1), over several windows at once (catch-up deadlines,
+the deadline outlook's spans, PRODUCT 4.9), converted with each line's month
+rate. A missing rate marks the location missing, never zero. PostgreSQL sums
+exact numerics in the query; SQLite sums integer micro-units per month."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TypeVar
+
+from django.db import connection
+
+from partners.models import ExchangeRate
+
+from . import rules
+
+MICRO = Decimal("0.000001")
+K = TypeVar("K", bound=Hashable)
+
+
+def missing_rates_message(gaps: list[tuple[str, datetime.date]]) -> str:
+    """ "no exchange rate for EUR 2024-03, GBP 2024-04" - names every gap."""
+    listed = ", ".join(f"{currency} {month:%Y-%m}" for currency, month in gaps)
+    return f"no exchange rate for {listed}"
+
+
+@dataclass
+class RevenueTotals:
+    """TTM revenue in USD per location pk, and the missing rates that make a
+    location's total unknown."""
+
+    usd: dict[int, Decimal] = field(default_factory=dict)
+    missing: dict[int, set[tuple[str, datetime.date]]] = field(default_factory=dict)
+    #: the same sums over whole months inside the window, from the same scan
+    #: (``revenue_totals(..., inner=...)``; the outlook's pace months)
+    inner: RevenueTotals | None = None
+    inner_window: rules.Window | None = None
+
+    def add(
+        self,
+        location_pk: int,
+        currency: str,
+        month: datetime.date,
+        amount: Decimal,
+        rates: dict[tuple[str, datetime.date], Decimal],
+    ) -> None:
+        """Add one (location, currency, month) sum, converted with the month's
+        rate; without a rate the location is marked missing, never zero."""
+        total = self.usd.setdefault(location_pk, Decimal(0))
+        if currency == "USD":
+            self.usd[location_pk] = total + amount
+        elif (currency, month) in rates:
+            self.usd[location_pk] = total + amount * rates[(currency, month)]
+        else:
+            self.missing.setdefault(location_pk, set()).add((currency, month))
+
+    def error_for(self, location_pks: list[int]) -> str | None:
+        if not self.missing:  # the usual case, asked for every subject
+            return None
+        gaps = sorted({gap for pk in location_pks for gap in self.missing.get(pk, ())})
+        if not gaps:
+            return None
+        return missing_rates_message(gaps)
+
+
+def _partner_filter_sql(partner_pks: set[int] | None, params: list) -> str:
+    if partner_pks is None:
+        return ""
+    params.extend(sorted(partner_pks))
+    marks = ", ".join(["%s"] * len(partner_pks))
+    return (
+        " AND r.location_id IN (SELECT l.id FROM partners_location l"
+        f" WHERE l.partner_id IN ({marks}))"
+    )
+
+
+def revenue_totals(
+    window: rules.Window,
+    partner_pks: set[int] | None = None,
+    *,
+    inner: rules.Window | None = None,
+) -> RevenueTotals:
+    """Sum every location's revenue in ``window``, converted to USD with the
+    rate of each line's month. Lines without a rate are never counted as
+    zero: the location is reported in ``missing`` instead. With ``inner``
+    (whole calendar months inside ``window``) the same scan also sums those
+    months, in ``.inner``."""
+    if inner is not None and not (
+        window.start <= inner.start
+        and inner.end <= window.end
+        and inner.start.day == 1
+        and (inner.end + datetime.timedelta(days=1)).day == 1
+    ):
+        raise ValueError(f"{inner} is not a run of whole months inside {window}")
+    if partner_pks is not None and not partner_pks:
+        return RevenueTotals(
+            inner=RevenueTotals() if inner is not None else None, inner_window=inner
+        )
+    if connection.vendor == "postgresql":
+        return _revenue_totals_postgres(window, partner_pks, inner)
+    return _revenue_totals_portable(window, partner_pks, inner)
+
+
+_USD = "CASE WHEN r.currency_id = 'USD' THEN r.amount ELSE r.amount * fx.usd_per_unit END"
+_NO_RATE = "r.currency_id <> 'USD' AND fx.usd_per_unit IS NULL"
+
+
+def _revenue_totals_postgres(
+    window: rules.Window, partner_pks: set[int] | None, inner: rules.Window | None
+) -> RevenueTotals:
+    # Exact numeric arithmetic in the database; one row per location.
+    params: list = []
+    if inner is not None:
+        # Its missing rates are among the window's (named below).
+        columns = f"SUM({_USD}) FILTER (WHERE r.revenue_date BETWEEN %s AND %s)"
+        params += [inner.start, inner.end]
+    else:
+        columns = "NULL"
+    params += [window.start, window.end]
+    extra = _partner_filter_sql(partner_pks, params)
+    sql = f"""
+        SELECT r.location_id, SUM({_USD}), COUNT(*) FILTER (WHERE {_NO_RATE}), {columns}
+          FROM partners_revenuerecord r
+          LEFT JOIN partners_exchangerate fx
+            ON fx.currency_id = r.currency_id
+           AND fx.month = date_trunc('month', r.revenue_date)::date
+         WHERE r.revenue_date BETWEEN %s AND %s{extra}
+         GROUP BY r.location_id
+    """
+    totals = RevenueTotals(inner=RevenueTotals() if inner is not None else None, inner_window=inner)
+    any_missing = False
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for location_pk, usd, missing, inner_usd in cursor.fetchall():
+            totals.usd[location_pk] = usd if usd is not None else Decimal(0)
+            any_missing = any_missing or missing > 0
+            if totals.inner is not None:
+                totals.inner.usd[location_pk] = inner_usd if inner_usd is not None else Decimal(0)
+        if any_missing:
+            params = [window.start, window.end]
+            extra = _partner_filter_sql(partner_pks, params)
+            cursor.execute(
+                f"""
+                SELECT DISTINCT r.location_id, r.currency_id,
+                       date_trunc('month', r.revenue_date)::date
+                  FROM partners_revenuerecord r
+                  LEFT JOIN partners_exchangerate fx
+                    ON fx.currency_id = r.currency_id
+                   AND fx.month = date_trunc('month', r.revenue_date)::date
+                 WHERE r.revenue_date BETWEEN %s AND %s{extra}
+                   AND r.currency_id <> 'USD' AND fx.id IS NULL
+                """,
+                params,
+            )
+            for location_pk, currency, month in cursor.fetchall():
+                totals.missing.setdefault(location_pk, set()).add((currency, month))
+                if totals.inner is not None and inner is not None and month in inner:
+                    totals.inner.missing.setdefault(location_pk, set()).add((currency, month))
+    return totals
+
+
+def _revenue_totals_portable(
+    window: rules.Window, partner_pks: set[int] | None, inner: rules.Window | None
+) -> RevenueTotals:
+    # SQLite has no exact decimal type: sum integer micro-units per
+    # (location, currency, month) in SQL, convert with Decimal in Python.
+    params: list = [window.start.isoformat(), window.end.isoformat()]
+    extra = _partner_filter_sql(partner_pks, params)
+    sql = f"""
+        SELECT r.location_id, r.currency_id, strftime('%%Y-%%m', r.revenue_date),
+               SUM(CAST(ROUND(r.amount * 1000000) AS INTEGER))
+          FROM partners_revenuerecord r
+         WHERE r.revenue_date BETWEEN %s AND %s{extra}
+         GROUP BY 1, 2, 3
+    """
+    rates = {
+        (currency, month): rate
+        for currency, month, rate in ExchangeRate.objects.filter(
+            month__gte=window.start.replace(day=1), month__lte=window.end
+        ).values_list("currency_id", "month", "usd_per_unit")
+    }
+    totals = RevenueTotals(inner=RevenueTotals() if inner is not None else None, inner_window=inner)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for location_pk, currency, month_text, micro_units in cursor.fetchall():
+            month = datetime.date.fromisoformat(f"{month_text}-01")
+            amount = Decimal(micro_units) * MICRO
+            totals.add(location_pk, currency, month, amount, rates)
+            if totals.inner is not None and inner is not None and month in inner:
+                totals.inner.add(location_pk, currency, month, amount, rates)
+    return totals
+
+
+def revenue_totals_for_windows(
+    requests: dict[datetime.date, set[int]],
+) -> dict[datetime.date, RevenueTotals]:
+    """TTM totals of several (as-of date, locations) requests in one query:
+    the catch-up of deadlines the nightly job did not see on the day."""
+    return revenue_totals_for_spans(
+        {day: (rules.ttm_window(day), location_pks) for day, location_pks in requests.items()}
+    )
+
+
+def revenue_totals_for_spans(
+    requests: Mapping[K, tuple[rules.Window, set[int]]],
+) -> dict[K, RevenueTotals]:
+    """Totals over several (window, locations) requests in one query,
+    converted with each line's month rate (PostgreSQL: in the query, plus one
+    naming the missing rates when there are any; SQLite: the rates in a
+    second query); a missing rate marks the location missing, never zero."""
+    keys = list(requests)
+    result: dict[K, RevenueTotals] = {key: RevenueTotals() for key in keys}
+    payload = json.dumps(
+        [
+            [pk, index, window.start.isoformat(), window.end.isoformat()]
+            for index, key in enumerate(keys)
+            for window, location_pks in (requests[key],)
+            if window.start <= window.end
+            for pk in location_pks
+        ]
+    )
+    if payload == "[]":
+        return result
+    if connection.vendor == "postgresql":
+        return _spans_postgres(keys, payload, result)
+    sql = """
+        SELECT t.loc, t.k, r.currency_id, strftime('%%Y-%%m-01', r.revenue_date),
+               SUM(CAST(ROUND(r.amount * 1000000) AS INTEGER))
+          FROM (SELECT json_extract(value, '$[0]') AS loc, json_extract(value, '$[1]') AS k,
+                       json_extract(value, '$[2]') AS s, json_extract(value, '$[3]') AS e
+                  FROM json_each(%s)) t
+          JOIN partners_revenuerecord r
+            ON r.location_id = t.loc AND r.revenue_date BETWEEN t.s AND t.e
+         GROUP BY 1, 2, 3, 4
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [payload])
+        lines = cursor.fetchall()
+    months = {as_date(month) for *_, month, _amount in lines}
+    currencies = {currency for _loc, _key, currency, _month, _amount in lines}
+    rates = (
+        {
+            (currency, month): rate
+            for currency, month, rate in ExchangeRate.objects.filter(
+                currency_id__in=currencies - {"USD"}, month__in=months
+            ).values_list("currency_id", "month", "usd_per_unit")
+        }
+        if currencies - {"USD"}
+        else {}
+    )
+    for location_pk, index, currency, month, amount in lines:
+        result[keys[int(index)]].add(
+            int(location_pk), currency, as_date(month), Decimal(amount) * MICRO, rates
+        )
+    return result
+
+
+_SPANS = """
+      FROM (SELECT (v ->> 0)::bigint AS loc, (v ->> 1)::int AS k,
+                   (v ->> 2)::date AS s, (v ->> 3)::date AS e
+              FROM json_array_elements(%s::json) AS v) t
+      JOIN partners_revenuerecord r
+        ON r.location_id = t.loc AND r.revenue_date BETWEEN t.s AND t.e
+      LEFT JOIN partners_exchangerate fx
+        ON fx.currency_id = r.currency_id
+       AND fx.month = date_trunc('month', r.revenue_date)::date
+"""
+
+
+def _spans_postgres(
+    keys: list[K], payload: str, result: dict[K, RevenueTotals]
+) -> dict[K, RevenueTotals]:
+    # As the TTM sum: exact numeric conversion in the database, one row per
+    # (location, request); the missing rates only when there are any.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT t.loc, t.k,
+                   SUM(CASE WHEN r.currency_id = 'USD' THEN r.amount
+                            ELSE r.amount * fx.usd_per_unit END),
+                   COUNT(*) FILTER (WHERE r.currency_id <> 'USD' AND fx.usd_per_unit IS NULL)
+            {_SPANS}
+             GROUP BY 1, 2
+            """,
+            [payload],
+        )
+        any_missing = False
+        for location_pk, index, usd, missing in cursor.fetchall():
+            result[keys[index]].usd[location_pk] = usd if usd is not None else Decimal(0)
+            any_missing = any_missing or missing > 0
+        if any_missing:
+            cursor.execute(
+                f"""
+                SELECT DISTINCT t.loc, t.k, r.currency_id,
+                       date_trunc('month', r.revenue_date)::date
+                {_SPANS}
+                 WHERE r.currency_id <> 'USD' AND fx.id IS NULL
+                """,
+                [payload],
+            )
+            for location_pk, index, currency, month in cursor.fetchall():
+                result[keys[index]].missing.setdefault(location_pk, set()).add((currency, month))
+    return result
+
+
+def as_date(value: datetime.date | str) -> datetime.date:
+    return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(value)
