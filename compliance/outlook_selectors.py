@@ -24,9 +24,8 @@ from partners.models import ExchangeRate, Partner, RevenueRecord
 
 from . import rules
 from .models import Evaluation
+from .revenue_sums import MICRO
 from .rules import outlook as outlook_rules
-
-MICRO = Decimal("0.000001")
 
 
 @dataclass

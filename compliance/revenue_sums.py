@@ -41,6 +41,17 @@ class RevenueTotals:
     inner: RevenueTotals | None = None
     inner_window: rules.Window | None = None
 
+    @classmethod
+    def with_inner(cls, inner: rules.Window | None) -> RevenueTotals:
+        """Empty totals, with empty inner totals for ``inner`` if given."""
+        return cls(inner=cls() if inner is not None else None, inner_window=inner)
+
+    def inner_for(self, month: datetime.date) -> RevenueTotals | None:
+        """The inner totals when ``month`` is one of their months."""
+        if self.inner is not None and self.inner_window is not None and month in self.inner_window:
+            return self.inner
+        return None
+
     def add(
         self,
         location_pk: int,
@@ -98,9 +109,7 @@ def revenue_totals(
     ):
         raise ValueError(f"{inner} is not a run of whole months inside {window}")
     if partner_pks is not None and not partner_pks:
-        return RevenueTotals(
-            inner=RevenueTotals() if inner is not None else None, inner_window=inner
-        )
+        return RevenueTotals.with_inner(inner)
     if connection.vendor == "postgresql":
         return _revenue_totals_postgres(window, partner_pks, inner)
     return _revenue_totals_portable(window, partner_pks, inner)
@@ -132,7 +141,7 @@ def _revenue_totals_postgres(
          WHERE r.revenue_date BETWEEN %s AND %s{extra}
          GROUP BY r.location_id
     """
-    totals = RevenueTotals(inner=RevenueTotals() if inner is not None else None, inner_window=inner)
+    totals = RevenueTotals.with_inner(inner)
     any_missing = False
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -159,8 +168,8 @@ def _revenue_totals_postgres(
             )
             for location_pk, currency, month in cursor.fetchall():
                 totals.missing.setdefault(location_pk, set()).add((currency, month))
-                if totals.inner is not None and inner is not None and month in inner:
-                    totals.inner.missing.setdefault(location_pk, set()).add((currency, month))
+                if (part := totals.inner_for(month)) is not None:
+                    part.missing.setdefault(location_pk, set()).add((currency, month))
     return totals
 
 
@@ -184,15 +193,15 @@ def _revenue_totals_portable(
             month__gte=window.start.replace(day=1), month__lte=window.end
         ).values_list("currency_id", "month", "usd_per_unit")
     }
-    totals = RevenueTotals(inner=RevenueTotals() if inner is not None else None, inner_window=inner)
+    totals = RevenueTotals.with_inner(inner)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for location_pk, currency, month_text, micro_units in cursor.fetchall():
             month = datetime.date.fromisoformat(f"{month_text}-01")
             amount = Decimal(micro_units) * MICRO
             totals.add(location_pk, currency, month, amount, rates)
-            if totals.inner is not None and inner is not None and month in inner:
-                totals.inner.add(location_pk, currency, month, amount, rates)
+            if (part := totals.inner_for(month)) is not None:
+                part.add(location_pk, currency, month, amount, rates)
     return totals
 
 
