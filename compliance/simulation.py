@@ -38,7 +38,6 @@ DRAFT_FIELDS = (
     "requires_designation",
     "requires_agreement",
 )
-OUTLOOK_RANKS = {None: 0, "met": 0, "on_track": 1, "short": 2}
 NO_OUTLOOK = "none"
 CENT = Decimal("0.01")
 
@@ -223,7 +222,9 @@ class SimulatedSubject:
         outlook, then the revenue the draft asks for on top."""
         return (
             rules.status_rank(self.status) - rules.status_rank(self.baseline_status),
-            OUTLOOK_RANKS.get(self.outlook, 0) - OUTLOOK_RANKS.get(self.baseline_outlook, 0),
+            # (no outlook ranks as met)
+            selectors.OUTLOOK_RANKS.get(self.outlook or "", 0)
+            - selectors.OUTLOOK_RANKS.get(self.baseline_outlook or "", 0),
             self.extra_needed_usd,
         )
 

@@ -39,7 +39,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from api.exports import XLSX_CONTENT_TYPE, xlsx_file
-from compliance import drafts, rules, simulation, tasks
+from compliance import drafts, rules, selectors, simulation, tasks
 from compliance.models import Outlook, Policy, PolicyDraft, SimulationRun, SimulationState, Status
 from partners import selectors as partner_selectors
 from portal.exports import csv_stream
@@ -64,7 +64,7 @@ SORTS = {
     "manager": lambda r: (r["manager"].casefold(), r["partner_id"]),
     "status": lambda r: (rules.status_rank(r["status"]), r["subject_id"]),
     "baseline": lambda r: (rules.status_rank(r["baseline_status"]), r["subject_id"]),
-    "outlook": lambda r: (simulation.OUTLOOK_RANKS.get(r["outlook"], 0), r["subject_id"]),
+    "outlook": lambda r: (selectors.OUTLOOK_RANKS.get(r["outlook"] or "", 0), r["subject_id"]),
     "deadline": lambda r: (r["deadline"] or "9999", r["subject_id"]),
     "needed": lambda r: (Decimal(r["needed_usd"] or 0), r["subject_id"]),
     "impact": simulation.impact_key,

@@ -193,6 +193,16 @@ def test_the_table_filters_by_account_manager_and_country_and_sorts(
     assert [r["partner_id"] for r in response.context["page_obj"]] == ["1000001"]
 
 
+def test_every_sort_of_the_table_answers(admin_client, own_partner, foreign_partner):
+    from portal.views.simulator import SORTS
+
+    for key in SORTS:
+        for sort in (key, f"-{key}"):
+            response = admin_client.get(URL, question(sort=sort, threshold_usd="6000"))
+            assert response.status_code == 200, sort
+            assert len(response.context["page_obj"]) == 2, sort
+
+
 def test_the_table_is_paginated(admin_client, admin_user, today, monkeypatch):
     monkeypatch.setattr("portal.views.simulator.PAGE_SIZE", 5)
     build_portfolio(12, admin_user, today)
