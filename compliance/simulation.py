@@ -21,8 +21,9 @@ import datetime
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
+from core.formatting import cents_text
 from partners.models import Location, Partner, PlanType
 
 from . import rules, selectors, services
@@ -39,7 +40,6 @@ DRAFT_FIELDS = (
     "requires_agreement",
 )
 NO_OUTLOOK = "none"
-CENT = Decimal("0.01")
 
 
 class DraftError(ValueError):
@@ -242,10 +242,6 @@ class SimulationSummary:
     baseline_needed_usd: Decimal = Decimal(0)
 
 
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value.quantize(CENT, rounding=ROUND_HALF_UP)}"
-
-
 def _day(value: datetime.date | None) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -264,24 +260,24 @@ def subject_row(row: SimulatedSubject) -> dict:
         "baseline_status": row.baseline_status,
         "outlook": row.outlook,
         "baseline_outlook": row.baseline_outlook,
-        "ttm_revenue_usd": _money(d.result.ttm_revenue_usd),
-        "threshold_usd": _money(d.result.threshold_usd),
-        "baseline_threshold_usd": _money(b.result.threshold_usd),
+        "ttm_revenue_usd": cents_text(d.result.ttm_revenue_usd),
+        "threshold_usd": cents_text(d.result.threshold_usd),
+        "baseline_threshold_usd": cents_text(b.result.threshold_usd),
         "deadline": _day(d.result.deadline),
         "baseline_deadline": _day(b.result.deadline),
         "days_to_deadline": d.result.days_to_deadline,
         "unmet": list(d.result.unmet),
         "baseline_unmet": list(b.result.unmet),
-        "secured_usd": _money(o.secured_usd) if o else None,
-        "projected_usd": _money(o.projected_usd) if o else None,
-        "needed_usd": _money(row.needed_usd),
-        "baseline_needed_usd": _money(row.baseline_needed_usd),
-        "extra_needed_usd": _money(row.extra_needed_usd),
+        "secured_usd": cents_text(o.secured_usd) if o else None,
+        "projected_usd": cents_text(o.projected_usd) if o else None,
+        "needed_usd": cents_text(row.needed_usd),
+        "baseline_needed_usd": cents_text(row.baseline_needed_usd),
+        "extra_needed_usd": cents_text(row.extra_needed_usd),
         "newly_failing": row.newly_failing,
         "newly_at_risk": row.newly_at_risk,
         "newly_short": row.newly_short,
         "affected": row.affected,
-        "impact": [*row.impact[:2], _money(row.impact[2])],
+        "impact": [*row.impact[:2], cents_text(row.impact[2])],
         "error": d.result.error or "",
     }
 

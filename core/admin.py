@@ -5,7 +5,7 @@ in list columns. The site's titles and login form are the portal's
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from csp.constants import UNSAFE_INLINE
@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-CENTS = Decimal("0.01")
+from .formatting import round_cents
 
 if TYPE_CHECKING:
     # What the mixins below are mixed into (a ModelAdmin or an inline), so
@@ -37,9 +37,7 @@ def format_money(amount: Decimal | None) -> str | None:
     ``None`` for no amount, which the admin shows as its empty value."""
     if amount is None:
         return None
-    return number_format(
-        amount.quantize(CENTS, rounding=ROUND_HALF_UP), decimal_pos=2, force_grouping=True
-    )
+    return number_format(round_cents(amount), decimal_pos=2, force_grouping=True)
 
 
 def user_may(user, action: str) -> bool:

@@ -14,6 +14,18 @@ from functools import lru_cache
 CENT = Decimal("0.01")
 
 
+def round_cents(amount: Decimal) -> Decimal:
+    """``amount`` rounded half-up to cents: the one rounding of money for
+    display, files and JSON."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def cents_text(amount: Decimal | None) -> str | None:
+    """``"1250.00"``: an amount in cents as plain text, for JSON lines and
+    chart data (None stays None)."""
+    return None if amount is None else str(round_cents(amount))
+
+
 def is_german(language: str) -> bool:
     return (language or "en").lower().startswith("de")
 
@@ -40,7 +52,7 @@ def format_usd(amount: Decimal | int | str, language: str = "en") -> str:
 @lru_cache(maxsize=8192)
 def _cents_text(amount: Decimal) -> str:
     # Cached: each total is shown in English and German, thresholds repeat.
-    cents = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    cents = round_cents(amount)
     if cents == 0:
         cents = abs(cents)  # no "-0.00"
     return f"{cents:,.2f}"

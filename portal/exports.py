@@ -6,16 +6,16 @@ from __future__ import annotations
 import csv
 import datetime
 from collections.abc import Iterable, Iterator, Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db.models import QuerySet
 
 from compliance import selectors as compliance_selectors
+from core.formatting import round_cents
 from partners.models import Partner
 
 Row = Sequence[object]
 CHUNK_SIZE = 2000
-CENTS = Decimal("0.01")
 
 PARTNER_EXPORT_HEADER = (
     "partner_id",
@@ -45,7 +45,7 @@ PARTNER_EXPORT_HEADER = (
 
 def cents(value: Decimal | None) -> Decimal | None:
     """An exact amount rounded half-up to cents for a file (None stays None)."""
-    return None if value is None else value.quantize(CENTS, rounding=ROUND_HALF_UP)
+    return None if value is None else round_cents(value)
 
 
 def csv_safe(value) -> object:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import QuerySet
 from django.utils.translation import get_language, pgettext
@@ -20,14 +19,8 @@ from django.utils.translation import gettext as _
 
 from compliance import outlook_selectors, rules
 from compliance.rules import outlook as outlook_rules
+from core.formatting import cents_text
 from partners.models import Partner
-
-CENT = Decimal("0.01")
-
-
-def _cents(amount: Decimal) -> str:
-    """An amount for the chart's JSON: a string of two decimals (half-up)."""
-    return str(amount.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
 @dataclass
@@ -111,9 +104,9 @@ def _chart(points, outlook, language: str) -> dict:
     amounts as strings of two decimals."""
     return {
         "labels": [rules.format_date(p.day, language) for p in points],
-        "booked": [_cents(p.booked_usd) for p in points],
-        "projected": [_cents(p.projected_usd) for p in points],
-        "threshold": _cents(outlook.threshold_usd),
+        "booked": [cents_text(p.booked_usd) for p in points],
+        "projected": [cents_text(p.projected_usd) for p in points],
+        "threshold": cents_text(outlook.threshold_usd),
         "names": {
             "booked": pgettext("deadline outlook", "TTM from booked revenue"),
             "projected": pgettext("deadline outlook", "TTM at the current pace"),

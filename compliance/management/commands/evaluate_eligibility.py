@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import datetime
 import json
-from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from compliance import services
 from compliance.models import Purpose
-from core.formatting import format_usd
-
-CENT = Decimal("0.01")
+from core.formatting import cents_text, format_usd
 
 
 def _date(value: str) -> datetime.date:
@@ -21,10 +18,6 @@ def _date(value: str) -> datetime.date:
         return datetime.date.fromisoformat(value)
     except ValueError as exc:
         raise CommandError(f"--as-of: {value!r} is not a date (use YYYY-MM-DD)") from exc
-
-
-def _money(value) -> str | None:
-    return None if value is None else f"{value.quantize(CENT, rounding=ROUND_HALF_UP)}"
 
 
 class Command(BaseCommand):
@@ -98,16 +91,16 @@ class Command(BaseCommand):
             "policy": s.policy.code,
             "as_of": as_of.isoformat(),
             "status": r.status,
-            "ttm_revenue_usd": _money(r.ttm_revenue_usd),
-            "threshold_usd": _money(r.threshold_usd),
+            "ttm_revenue_usd": cents_text(r.ttm_revenue_usd),
+            "threshold_usd": cents_text(r.threshold_usd),
             "deadline": r.deadline.isoformat() if r.deadline else None,
             "days_to_deadline": r.days_to_deadline,
             "unmet": list(r.unmet),
             # The deadline outlook (PRODUCT 4.9); null where there is none.
-            "secured_usd": _money(o.secured_usd) if (o := output.outlook) else None,
-            "rolling_off_usd": _money(o.rolling_off_usd) if o else None,
-            "needed_usd": _money(o.needed_usd) if o else None,
-            "projected_usd": _money(o.projected_usd) if o else None,
+            "secured_usd": cents_text(o.secured_usd) if (o := output.outlook) else None,
+            "rolling_off_usd": cents_text(o.rolling_off_usd) if o else None,
+            "needed_usd": cents_text(o.needed_usd) if o else None,
+            "projected_usd": cents_text(o.projected_usd) if o else None,
             "outlook": o.outlook if o else None,
         }
 
