@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -12,7 +13,11 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core.formatting import is_german
 from partners.models import BillingModel, PlanType
+
+from .rules import findings as rules_findings
+from .rules import outlook as outlook_rules
 
 
 class SubjectLevel(models.TextChoices):
@@ -213,106 +218,328 @@ class Purpose(models.TextChoices):
     DIRECT_BILL_READY = "direct_bill_ready", _("Direct-bill readiness (read-only)")
 
 
-class Evaluation(models.Model):
-    """One evaluation of a subject against a policy on a date. Re-running the
-    same date overwrites the row; earlier dates are the history."""
+def _findings_fields() -> dict[str, models.Field]:
+    """The columns a period keeps and the per-day view shows (one list)."""
+    return {
+        "subject_type": models.CharField(
+            _("subject type"), max_length=10, choices=SubjectType.choices
+        ),
+        "subject_id": models.CharField(
+            _("subject id"), max_length=20, help_text=_("Partner id or location id.")
+        ),
+        "purpose": models.CharField(
+            _("purpose"), max_length=20, choices=Purpose.choices, default=Purpose.COMPLIANCE
+        ),
+        "status": models.CharField(_("status"), max_length=20, choices=Status.choices),
+        "ttm_revenue_usd": models.DecimalField(
+            _("TTM revenue (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
+        ),
+        "threshold_usd": models.DecimalField(
+            _("threshold (USD)"), max_digits=16, decimal_places=2, null=True, blank=True
+        ),
+        "shortfall_usd": models.DecimalField(
+            _("shortfall (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
+        ),
+        "requirements": models.JSONField(_("requirements met"), default=dict),
+        "unmet": models.JSONField(_("unmet requirements"), default=list),
+        "deadline": models.DateField(_("deadline"), null=True, blank=True),
+        # The deadline outlook (PRODUCT 4.9): null without a revenue
+        # requirement or a deadline after the day, or when a missing rate
+        # leaves it unknown. The pace and the projection are derived per day
+        # from the pace window's sum and length.
+        "secured_usd": models.DecimalField(
+            _("secured for the deadline (USD)"),
+            max_digits=24,
+            decimal_places=8,
+            null=True,
+            blank=True,
+        ),
+        "rolling_off_usd": models.DecimalField(
+            _("rolling off before the deadline (USD)"),
+            max_digits=24,
+            decimal_places=8,
+            null=True,
+            blank=True,
+        ),
+        "needed_usd": models.DecimalField(
+            _("still needed (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
+        ),
+        "pace_total_usd": models.DecimalField(
+            _("revenue of the pace months (USD)"),
+            max_digits=24,
+            decimal_places=8,
+            null=True,
+            blank=True,
+        ),
+        "pace_days": models.SmallIntegerField(_("days of the pace months"), null=True, blank=True),
+        "outlook": models.CharField(
+            _("outlook"), max_length=10, choices=Outlook.choices, blank=True
+        ),
+        "error": models.TextField(_("error"), blank=True),
+        # What the explanation is worded from besides the figures (rules.findings.why_of);
+        # null for history converted from day rows, which keeps its words.
+        "why": models.JSONField(_("reasons"), null=True, blank=True),
+        "legacy_explanation": models.TextField(_("explanation (recorded)"), blank=True),
+        "legacy_explanation_de": models.TextField(_("explanation (recorded, German)"), blank=True),
+        "computed_at": models.DateTimeField(_("computed at")),
+    }
 
-    subject_type = models.CharField(_("subject type"), max_length=10, choices=SubjectType.choices)
-    subject_id = models.CharField(
-        _("subject id"), max_length=20, help_text=_("Partner id or location id.")
-    )
+
+class EvaluationPeriod(models.Model):
+    """What the engine found for a (subject, policy, purpose) over a period
+    of days in which nothing but the calendar changed: from ``valid_from``
+    up to the day before ``valid_to`` (open while ``valid_to`` is null).
+    Days to the deadline, the projection and the wording are derived for the
+    day asked about (``Evaluation``); docs/decisions/0014."""
+
+    locals().update(_findings_fields())
     partner = models.ForeignKey(
         "partners.Partner",
         verbose_name=_("partner"),
         on_delete=models.CASCADE,
-        related_name="evaluations",
-        db_index=False,  # evaluation_partner_day (partner, -as_of) serves it
+        related_name="evaluation_periods",
+        db_index=False,  # evaluationperiod_partner (partner, valid_from) serves it
     )
     location = models.ForeignKey(
         "partners.Location",
         verbose_name=_("location"),
         on_delete=models.CASCADE,
+        related_name="evaluation_periods",
+        null=True,
+        blank=True,
+    )
+    policy = models.ForeignKey(
+        Policy,
+        verbose_name=_("policy"),
+        on_delete=models.PROTECT,
+        related_name="evaluation_periods",
+    )
+    valid_from = models.DateField(_("valid from"))
+    valid_to = models.DateField(
+        _("valid until (exclusive)"), null=True, blank=True, help_text=_("Empty: still valid.")
+    )
+
+    class Meta:
+        ordering = ["subject_type", "subject_id", "policy_id", "purpose", "valid_from"]
+        verbose_name = _("evaluation period")
+        verbose_name_plural = _("evaluation periods")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject_type", "subject_id", "policy", "purpose", "valid_from"],
+                name="evaluationperiod_one_start",
+            ),
+            models.UniqueConstraint(
+                fields=["subject_type", "subject_id", "policy", "purpose"],
+                condition=Q(valid_to__isnull=True),
+                name="evaluationperiod_one_open",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gt=F("valid_from")),
+                name="evaluationperiod_not_empty",
+            ),
+            models.CheckConstraint(
+                condition=Q(subject_type="partner", location__isnull=True)
+                | Q(subject_type="location", location__isnull=False),
+                name="evaluationperiod_location_matches_subject_type",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values), name="evaluationperiod_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["partner", "valid_from"], name="evaluationperiod_partner"),
+            models.Index(fields=["valid_to", "valid_from"], name="evaluationperiod_until"),
+        ]
+
+    def __str__(self) -> str:
+        until = self.valid_to.isoformat() if self.valid_to else ""
+        return (
+            f"{self.subject_type} {self.subject_id} / {self.policy_id} / "
+            f"{self.valid_from}..{until}: {self.status}"
+        )
+
+
+class EvaluatedDay(models.Model):
+    """A day the engine evaluated: for every partner (``partner`` null, a
+    full run) or for one partner (a re-evaluation after a write on a day
+    no full run has covered yet). The per-day history shows a day only
+    where it was evaluated, exactly as rows per day did."""
+
+    as_of = models.DateField(_("as of"))
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("partner"),
+        on_delete=models.CASCADE,
+        related_name="evaluated_days",
+        null=True,
+        blank=True,
+    )
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        ordering = ["-as_of"]
+        verbose_name = _("evaluated day")
+        verbose_name_plural = _("evaluated days")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["as_of"], condition=Q(partner__isnull=True), name="evaluatedday_one_full"
+            ),
+            models.UniqueConstraint(
+                fields=["as_of", "partner"],
+                condition=Q(partner__isnull=False),
+                name="evaluatedday_one_partial",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.as_of} ({self.partner_id or 'all'})"
+
+
+class EvaluationQuerySet(models.QuerySet):
+    def delete(self) -> tuple[int, dict[str, int]]:  # type: ignore[override]
+        """The view cannot be written: deletes the periods behind these rows
+        (whole periods - the history is not edited day by day)."""
+        periods = EvaluationPeriod.objects.filter(pk__in=self.values("period_id"))
+        deleted = periods.delete()
+        if not EvaluationPeriod.objects.exists():  # no history left: no evaluated days
+            EvaluatedDay.objects.all().delete()
+        return deleted
+
+
+class Evaluation(models.Model):
+    """One evaluation of a subject against a policy on a day, as the
+    history answers it: a read-only database view of the periods
+    (``EvaluationPeriod``) on every evaluated day (``EvaluatedDay``).
+    ``days_to_deadline`` is computed by the view; the pace, the projection
+    and the explanation by the properties below, for the day."""
+
+    #: period id x 100000 + days since 2000-01-01: unique per (period, day)
+    id = models.BigIntegerField(primary_key=True)
+    period = models.ForeignKey(
+        EvaluationPeriod,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    locals().update(_findings_fields())
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("partner"),
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="evaluations",
+    )
+    location = models.ForeignKey(
+        "partners.Location",
+        verbose_name=_("location"),
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="evaluations",
         null=True,
         blank=True,
     )
     policy = models.ForeignKey(
-        Policy, verbose_name=_("policy"), on_delete=models.PROTECT, related_name="evaluations"
-    )
-    purpose = models.CharField(
-        _("purpose"), max_length=20, choices=Purpose.choices, default=Purpose.COMPLIANCE
+        Policy,
+        verbose_name=_("policy"),
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="evaluations",
     )
     as_of = models.DateField(_("as of"))
-    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
-    ttm_revenue_usd = models.DecimalField(
-        _("TTM revenue (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
-    )
-    threshold_usd = models.DecimalField(
-        _("threshold (USD)"), max_digits=16, decimal_places=2, null=True, blank=True
-    )
-    shortfall_usd = models.DecimalField(
-        _("shortfall (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
-    )
-    requirements = models.JSONField(_("requirements met"), default=dict)
-    unmet = models.JSONField(_("unmet requirements"), default=list)
-    deadline = models.DateField(_("deadline"), null=True, blank=True)
     days_to_deadline = models.IntegerField(_("days to deadline"), null=True, blank=True)
-    # The deadline outlook (PRODUCT 4.9): null without a revenue requirement
-    # or a deadline after as_of, or when a missing rate leaves it unknown.
-    secured_usd = models.DecimalField(
-        _("secured for the deadline (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
-    )
-    rolling_off_usd = models.DecimalField(
-        _("rolling off before the deadline (USD)"),
-        max_digits=24,
-        decimal_places=8,
-        null=True,
-        blank=True,
-    )
-    needed_usd = models.DecimalField(
-        _("still needed (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
-    )
-    pace_usd = models.DecimalField(
-        _("pace (USD a day)"), max_digits=30, decimal_places=12, null=True, blank=True
-    )
-    projected_usd = models.DecimalField(
-        _("projected at the deadline (USD)"),
-        max_digits=30,
-        decimal_places=12,
-        null=True,
-        blank=True,
-    )
-    outlook = models.CharField(_("outlook"), max_length=10, choices=Outlook.choices, blank=True)
-    error = models.TextField(_("error"), blank=True)
-    explanation = models.TextField(_("explanation"), blank=True)
-    explanation_de = models.TextField(_("explanation (German)"), blank=True)
-    computed_at = models.DateTimeField(_("computed at"))
+    valid_from = models.DateField(_("valid from"))
+    valid_to = models.DateField(_("valid until (exclusive)"), null=True, blank=True)
+
+    objects = EvaluationQuerySet.as_manager()
 
     class Meta:
+        managed = False
+        db_table = "compliance_evaluation"
         ordering = ["-as_of", "subject_type", "subject_id", "policy_id"]
         verbose_name = _("evaluation")
         verbose_name_plural = _("evaluations")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["subject_type", "subject_id", "policy", "purpose", "as_of"],
-                name="evaluation_one_per_subject_policy_day",
-            ),
-            models.CheckConstraint(
-                condition=Q(subject_type="partner", location__isnull=True)
-                | Q(subject_type="location", location__isnull=False),
-                name="evaluation_location_matches_subject_type",
-            ),
-            models.CheckConstraint(
-                condition=Q(status__in=Status.values), name="evaluation_status_valid"
-            ),
-        ]
-        indexes = [
-            models.Index(fields=["as_of", "purpose", "status"], name="evaluation_day_status"),
-            models.Index(fields=["partner", "-as_of"], name="evaluation_partner_day"),
-        ]
 
     def __str__(self) -> str:
         return f"{self.subject_type} {self.subject_id} / {self.policy_id} / {self.as_of}: {self.status}"
+
+    # --- derived for the day ------------------------------------------------
+
+    def findings(self) -> rules_findings.StoredFindings:
+        return rules_findings.StoredFindings(
+            status=self.status,
+            ttm_revenue_usd=self.ttm_revenue_usd,
+            threshold_usd=self.threshold_usd,
+            shortfall_usd=self.shortfall_usd,
+            requirements=self.requirements,
+            unmet=tuple(self.unmet),
+            deadline=self.deadline,
+            error=self.error,
+            why=self.why or {},
+            policy_code="",
+            secured_usd=self.secured_usd,
+            rolling_off_usd=self.rolling_off_usd,
+            needed_usd=self.needed_usd,
+            pace_total_usd=self.pace_total_usd,
+            pace_days=self.pace_days,
+            outlook=self.outlook,
+        )
+
+    @property
+    def pace_usd(self) -> Decimal | None:
+        """USD a day over the pace months (12 places, as stored before)."""
+        if self.pace_total_usd is None or not self.pace_days:
+            return None
+        return _places(outlook_rules.pace(self.pace_total_usd, self.pace_days), 12)
+
+    @property
+    def projected_usd(self) -> Decimal | None:
+        """``secured + pace x days`` on this day (12 places)."""
+        if (
+            self.pace_total_usd is None
+            or not self.pace_days
+            or self.secured_usd is None
+            or self.days_to_deadline is None
+        ):
+            return None
+        return _places(
+            outlook_rules.projected(
+                self.secured_usd, self.pace_total_usd, self.pace_days, self.days_to_deadline
+            ),
+            12,
+        )
+
+    def explanation_in(self, language: str) -> str:
+        """Why, in ``language`` (PRODUCT 4.7), for this day."""
+        if self.why is None:  # converted from a day row: its recorded words
+            if is_german(language):
+                return self.legacy_explanation_de or self.legacy_explanation
+            return self.legacy_explanation
+        return rules_findings.explanation_on(self.findings(), self.as_of, language)
+
+    def status_explanation_in(self, language: str) -> str | None:
+        """The words of the evaluation without the outlook's sentence (pages
+        that show the outlook on its own); None for converted history,
+        whose recorded words cannot be taken apart."""
+        if self.why is None:
+            return None
+        return self.findings().result_on(self.as_of).explanation(language)
+
+    @property
+    def explanation(self) -> str:
+        return self.explanation_in("en")
+
+    @property
+    def explanation_de(self) -> str:
+        return self.explanation_in("de")
+
+    @property
+    def reader_explanation(self) -> str:
+        """In the active language (the reader's)."""
+        return self.explanation_in(get_language() or "en")
+
+
+def _places(amount: Decimal, places: int) -> Decimal:
+    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 class PartnerCurrent(models.Model):

@@ -44,32 +44,8 @@ class SubjectOutlook:
 
 def outlook_of(evaluation: Evaluation) -> outlook_rules.Outlook | None:
     """The outlook the engine stored with ``evaluation``, as the rules'
-    value (its wording included); None where it stored none."""
-    e = evaluation
-    secured, rolling_off, needed = e.secured_usd, e.rolling_off_usd, e.needed_usd
-    pace, projected = e.pace_usd, e.projected_usd
-    if (
-        not e.outlook
-        or e.deadline is None
-        or e.threshold_usd is None
-        or secured is None
-        or rolling_off is None
-        or needed is None
-        or pace is None
-        or projected is None
-    ):
-        return None
-    return outlook_rules.Outlook(
-        deadline=e.deadline,
-        days_to_deadline=(e.deadline - e.as_of).days,
-        threshold_usd=e.threshold_usd,
-        secured_usd=secured,
-        rolling_off_usd=rolling_off,
-        needed_usd=needed,
-        pace_usd=pace,
-        projected_usd=projected,
-        outlook=e.outlook,
-    )
+    value for its day (its wording included); None where it stored none."""
+    return evaluation.findings().outlook_on(evaluation.as_of)
 
 
 def has_outlook(evaluation: Evaluation, today: datetime.date) -> bool:

@@ -14,22 +14,21 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from core.bulk import copy_insert, history_created, upsert
+from core.bulk import history_created, upsert
 from partners.models import BillingModel, Location, Partner, PartnerStatus
 
-from . import revenue_sums, rules, selectors
+from . import history, revenue_sums, rules, selectors
 from .models import (
     CaseKind,
     CaseState,
     DataVersion,
     DeadlineOutcome,
-    Evaluation,
     FollowUpCase,
     JobRun,
     JobState,
@@ -46,37 +45,7 @@ from .selectors import EVALUATIONS_VERSION
 logger = logging.getLogger(__name__)
 
 NIGHTLY_JOB = "evaluate_all"
-UNIQUE = ("subject_type", "subject_id", "policy", "purpose", "as_of")
 OUTCOME_KEY = ("subject_type", "subject_id", "policy", "deadline")
-ROW_FIELDS = (
-    "subject_type",
-    "subject_id",
-    "partner",
-    "location",
-    "policy",
-    "purpose",
-    "as_of",
-    "status",
-    "ttm_revenue_usd",
-    "threshold_usd",
-    "shortfall_usd",
-    "requirements",
-    "unmet",
-    "deadline",
-    "days_to_deadline",
-    "secured_usd",
-    "rolling_off_usd",
-    "needed_usd",
-    "pace_usd",
-    "projected_usd",
-    "outlook",
-    "error",
-    "explanation",
-    "explanation_de",
-    "computed_at",
-)
-#: Compared on a re-run: everything but the key and the time of computing.
-COMPARED = tuple(f for f in ROW_FIELDS if f not in (*UNIQUE, "computed_at"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,78 +396,18 @@ def _decide_deadlines(
     return [by_key[(k[0], k[1], k[2])] for k in missed_keys]
 
 
-def _row(output: EvaluationOutput, as_of: datetime.date, now: datetime.datetime) -> tuple:
-    """One Evaluation row, in the order of ``ROW_FIELDS``."""
-    s, r, o = output.subject, output.result, output.outlook
-    return (
-        s.subject_type,
-        s.subject_id,
-        s.partner_pk,
-        s.location_pk,
-        s.policy.pk,
-        output.purpose,
-        as_of,
-        r.status,
-        r.ttm_revenue_usd,
-        r.threshold_usd,
-        r.shortfall_usd,
-        dict(r.requirements),
-        list(r.unmet),
-        r.deadline,
-        r.days_to_deadline,
-        _stored(o.secured_usd, 8) if o else None,
-        _stored(o.rolling_off_usd, 8) if o else None,
-        _stored(o.needed_usd, 8) if o else None,
-        _stored(o.pace_usd, 12) if o else None,
-        _stored(o.projected_usd, 12) if o else None,
-        o.outlook if o else "",
-        r.error or "",
-        _explanation(output, "en"),
-        _explanation(output, "de"),
-        now,
-    )
-
-
-def _stored(amount: Decimal, places: int) -> Decimal:
-    """An exact amount as the column keeps it (half-up at ``places``)."""
-    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-
-
-def _explanation(output: EvaluationOutput, language: str) -> str:
-    """The evaluation's words, then the outlook's (PRODUCT 4.7, 4.9)."""
-    text = output.result.explanation(language)
-    if output.outlook is not None:
-        return f"{text} {output.outlook.explanation(language)}"
-    if output.outlook_error:
-        return f"{text} {outlook_rules.unknown_explanation(output.outlook_error, language)}"
-    return text
-
-
-# Two-key advisory lock namespace for "evaluations of one day are being written".
-_EVALUATION_LOCK = 0x45564C  # "EVL"
-
-
-def _write_evaluations(outputs: list[EvaluationOutput], as_of: datetime.date, partial: bool) -> int:
-    """Record every output. A full run of a day nobody has evaluated yet (the
-    ordinary night) streams the rows into the table with COPY while they are
-    built; a re-run, or a run for some partners, upserts (unchanged rows are
-    not touched). On PostgreSQL writers of one day take turns (advisory
-    lock), so a concurrent run sees the rows of the first and upserts."""
-    now = timezone.now()
-    rows = (_row(o, as_of, now) for o in outputs)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [_EVALUATION_LOCK, as_of.toordinal()]
-            )
-        if not partial and not Evaluation.objects.filter(as_of=as_of).exists():
-            return copy_insert(Evaluation, ROW_FIELDS, rows)
-    return upsert(
-        Evaluation,
-        [dict(zip(ROW_FIELDS, row, strict=True)) for row in rows],
-        unique_fields=UNIQUE,
-        update_fields=COMPARED,
-        touch_fields=("computed_at",),
+def _finding(output: EvaluationOutput) -> history.Finding:
+    s = output.subject
+    return history.finding(
+        subject_type=s.subject_type,
+        subject_id=s.subject_id,
+        partner_pk=s.partner_pk,
+        location_pk=s.location_pk,
+        policy_pk=s.policy.pk,
+        purpose=output.purpose,
+        result=output.result,
+        outlook=output.outlook,
+        outlook_error=output.outlook_error,
     )
 
 
@@ -549,7 +458,10 @@ def statistics_refresh() -> None:
     scanning the whole day instead of probing (partner, as_of)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE compliance_evaluation, compliance_partnercurrent")
+            cursor.execute(
+                "ANALYZE compliance_evaluationperiod, compliance_evaluatedday, "
+                "compliance_partnercurrent"
+            )
 
 
 def bump_version(name: str) -> None:
@@ -616,7 +528,13 @@ def evaluation_run(
                     f"{output.subject.policy.code}: {output.result.error}"
                 )
         if save:
-            summary.rows_written = _write_evaluations(summary.outputs, as_of, pks is not None)
+            written = history.record_day(
+                (_finding(o) for o in summary.outputs),
+                day=as_of,
+                partner_pks=pks,
+                now=timezone.now(),
+            )
+            summary.rows_written = written.rows
             _write_current(summary.outputs, as_of)
             transaction.on_commit(lambda: bump_version(EVALUATIONS_VERSION))
     return summary

@@ -274,9 +274,21 @@ def copy_insert(
     """Insert ``rows`` (sequences in the order of the field ``names``) with one
     streamed ``COPY … FROM STDIN``; PostgreSQL only. The rows must be new:
     a duplicate key fails the whole statement (and the transaction)."""
+    return copy_rows(model, names, rows)
+
+
+def copy_rows(
+    model: type[models.Model],
+    names: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    table: str | None = None,
+) -> int:
+    """:func:`copy_insert` into ``table`` (default: the model's), e.g. a
+    temporary table shaped like the model's."""
     fields = [_field(model, name) for name in names]
     stream = _LineStream(rows, [_copy_converter(f) for f in fields])
-    copy_from(copy_sql(model, names), stream, chunk=1 << 16)
+    copy_from(copy_sql(model, names, table=table), stream, chunk=1 << 16)
     return stream.count
 
 

@@ -99,6 +99,10 @@ class Outlook:
     pace_usd: Decimal
     projected_usd: Decimal
     outlook: str
+    #: the pace window's sum and length (what a stored period keeps: the
+    #: pace and the projection are derived from them for any day)
+    pace_total_usd: Decimal | None = None
+    pace_days: int = 0
 
     def explanation(self, language: str = "en", *, staff: bool = False) -> str:
         """One sentence for the partner ("at your pace"), or with ``staff``
@@ -146,6 +150,21 @@ def unknown_explanation(error: str, language: str = "en") -> str:
     return f"Deadline outlook unknown: {error}."
 
 
+def pace(pace_total: Decimal, pace_days: int) -> Decimal:
+    """USD a day over the pace window, exact (display rounds)."""
+    with localcontext() as context:
+        context.prec = _PRECISION
+        return +(pace_total / pace_days)
+
+
+def projected(secured: Decimal, pace_total: Decimal, pace_days: int, days: int) -> Decimal:
+    """``secured + pace x days`` with the pace as the exact quotient
+    ``pace_total / pace_days``: not rounded before it is multiplied."""
+    with localcontext() as context:
+        context.prec = _PRECISION
+        return +(secured + pace_total * days / pace_days)
+
+
 def deadline_outlook(
     *,
     windows: OutlookWindows,
@@ -158,12 +177,12 @@ def deadline_outlook(
     with localcontext() as context:
         context.prec = _PRECISION
         days = windows.days_to_deadline
-        pace = pace_total_usd / windows.pace.days
-        projected = secured_usd + pace_total_usd * days / windows.pace.days
+        per_day = pace(pace_total_usd, windows.pace.days)
+        reached = projected(secured_usd, pace_total_usd, windows.pace.days, days)
         needed = max(Decimal(0), threshold_usd - secured_usd)
         if secured_usd >= threshold_usd:
             outlook = MET
-        elif projected >= threshold_usd:
+        elif reached >= threshold_usd:
             outlook = ON_TRACK
         else:
             outlook = SHORT
@@ -174,9 +193,11 @@ def deadline_outlook(
             secured_usd=+secured_usd,
             rolling_off_usd=+rolling_off_usd,
             needed_usd=+needed,
-            pace_usd=+pace,
-            projected_usd=+projected,
+            pace_usd=per_day,
+            projected_usd=reached,
             outlook=outlook,
+            pace_total_usd=+pace_total_usd,
+            pace_days=windows.pace.days,
         )
 
 

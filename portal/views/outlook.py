@@ -87,8 +87,11 @@ def _without_outlook(subject: outlook_selectors.SubjectOutlook, language: str) -
     """The stored explanation without its last sentence, the outlook's (as
     the engine words it: for the partner); "" when it does not end so."""
     e = subject.evaluation
+    words_alone = e.status_explanation_in(language)
+    if words_alone is not None:
+        return words_alone if subject.outlook is not None or subject.error else ""
     german = language.lower().startswith("de")
-    stored = (e.explanation_de or e.explanation) if german else e.explanation
+    stored = (e.legacy_explanation_de or e.legacy_explanation) if german else e.legacy_explanation
     if subject.outlook is not None and not subject.error:
         words = subject.outlook.explanation(language)
     elif subject.error:

@@ -64,9 +64,8 @@ def nightly() -> tuple[list, list, list]:
         for o in summary.outputs
     )
     evaluations = sorted(
-        Evaluation.objects.filter(as_of=NIGHT).values_list(
-            "subject_type", "subject_id", "policy_id", "purpose", "status", "explanation"
-        )
+        (e.subject_type, e.subject_id, e.policy_id, e.purpose, e.status, e.explanation)
+        for e in Evaluation.objects.filter(as_of=NIGHT)
     )
     outcomes = sorted(
         DeadlineOutcome.objects.values_list("subject_type", "subject_id", "deadline", "result")

@@ -435,16 +435,18 @@ def test_the_status_card_keeps_the_whole_explanation_when_the_words_differ():
         secured_usd=Decimal(550),
         rolling_off_usd=Decimal(700),
         needed_usd=Decimal(450),
-        pace_usd=Decimal(2),
-        projected_usd=Decimal(696),
+        pace_total_usd=Decimal(184),
+        pace_days=92,
         outlook="short",
-        explanation="TTM revenue USD 1,250.00 of USD 1,000.00 required (met)",
-        explanation_de="",
+        why=None,  # history converted from day rows: the words it recorded
+        legacy_explanation="TTM revenue USD 1,250.00 of USD 1,000.00 required (met)",
+        legacy_explanation_de="",
     )
     subject = SubjectOutlook(evaluation, outlook_of(evaluation))
+    assert subject.outlook.projected_usd == Decimal(696)
     # no outlook sentence stored (an older run): nothing is cut off
     assert _without_outlook(subject, "en") == ""
-    evaluation.explanation += " " + subject.outlook.explanation("en")
+    evaluation.legacy_explanation += " " + subject.outlook.explanation("en")
     assert _without_outlook(subject, "en") == (
         "TTM revenue USD 1,250.00 of USD 1,000.00 required (met)"
     )

@@ -1,0 +1,396 @@
+"""The evaluation history as periods of unchanged findings (PRODUCT 3,
+docs/decisions/0014-history-as-periods.md).
+
+A run of day ``g`` stages its findings in a temporary table and compares
+them with the periods that cover ``g`` in SQL (``IS DISTINCT FROM``): a
+subject whose findings did not change costs no write. A changed one closes
+its period on ``g`` and starts a new one; a subject the run found for the
+first time starts one. Every evaluated day is recorded (``EvaluatedDay``),
+so the per-day view (``Evaluation``) shows exactly the days that were
+evaluated - as one row per day did - for any order of runs: the nightly
+run, a re-run of a day, a catch-up of missed nights, a day in the past.
+
+The rules for a run of day ``g`` ("later" = some day after ``g`` has been
+evaluated for the run's partners already):
+
+- unchanged: nothing;
+- changed: the old period ends on ``g`` (or goes, if it began on ``g``); the
+  new one covers ``g`` and, unless later days exist, what the old one
+  covered after ``g``; with later days the old findings carry on from
+  ``g + 1`` (a re-run of the past changes that day only);
+- new to the run: a period from ``g`` (to ``g + 1`` if later days exist);
+- not in the run although evaluated before (a policy no longer in force,
+  say), on a day not evaluated before for its partner: its period stops
+  covering ``g`` (a re-run of a day keeps what it does not find again, as
+  the day rows did).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q
+
+from core.bulk import copy_insert, copy_rows, in_chunks
+
+from .models import EvaluatedDay, EvaluationPeriod
+from .rules import findings as rules_findings
+from .rules import outlook as outlook_rules
+
+KEY = ("subject_type", "subject_id", "policy_id", "purpose")
+#: compared night to night; everything a period keeps but its key, its
+#: days and the time of computing
+COMPARED = (
+    "status",
+    "ttm_revenue_usd",
+    "threshold_usd",
+    "shortfall_usd",
+    "requirements",
+    "unmet",
+    "deadline",
+    "secured_usd",
+    "rolling_off_usd",
+    "needed_usd",
+    "pace_total_usd",
+    "pace_days",
+    "outlook",
+    "error",
+    "why",
+)
+STAGED = (*KEY, *COMPARED)
+#: a new period's columns, in the order of :func:`findings_row`
+ROW = (
+    *KEY,
+    "partner_id",
+    "location_id",
+    *COMPARED,
+    "legacy_explanation",
+    "legacy_explanation_de",
+    "valid_from",
+    "valid_to",
+    "computed_at",
+)
+#: from how many new periods on PostgreSQL streams them in with COPY
+COPY_AT = 1000
+_TABLE = "compliance_evaluationperiod"
+_STAGE = "evaluation_stage"
+# Two-key advisory lock namespace for "evaluation periods are being written".
+_LOCK = 0x45564C  # "EVL"
+
+
+def _stored(amount: Decimal | None, places: int = 8) -> Decimal | None:
+    """An exact amount as the column keeps it (half-up at ``places``)."""
+    if amount is None:
+        return None
+    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a run found for one (subject, policy, purpose), as a period
+    keeps it."""
+
+    key: tuple[str, str, int, str]
+    partner_pk: int
+    location_pk: int | None
+    values: tuple[Any, ...]  # in the order of COMPARED
+
+
+def finding(
+    *,
+    subject_type: str,
+    subject_id: str,
+    partner_pk: int,
+    location_pk: int | None,
+    policy_pk: int,
+    purpose: str,
+    result: Any,
+    outlook: outlook_rules.Outlook | None,
+    outlook_error: str,
+) -> Finding:
+    """A finding from a rules result and its outlook."""
+    o = outlook
+    values = (
+        result.status,
+        result.ttm_revenue_usd,
+        result.threshold_usd,
+        result.shortfall_usd,
+        dict(result.requirements),
+        list(result.unmet),
+        result.deadline,
+        _stored(o.secured_usd) if o else None,
+        _stored(o.rolling_off_usd) if o else None,
+        _stored(o.needed_usd) if o else None,
+        _stored(o.pace_total_usd) if o else None,
+        (o.pace_days or None) if o else None,
+        o.outlook if o else "",
+        result.error or "",
+        rules_findings.why_of(result, outlook_error),
+    )
+    return Finding((subject_type, subject_id, policy_pk, purpose), partner_pk, location_pk, values)
+
+
+@dataclass
+class Written:
+    """What one run changed in the history."""
+
+    inserted: int = 0
+    closed: int = 0
+    removed: int = 0
+    #: periods begun on the day that took new findings in place (a re-run)
+    replaced: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.inserted + self.closed + self.removed + self.replaced
+
+
+def _lock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [_LOCK])
+
+
+def _stage(findings: Sequence[Finding]) -> None:
+    """The run's findings into a temporary table shaped like the periods'."""
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(c) for c in STAGED)
+    key = ", ".join(qn(c) for c in KEY)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {_STAGE} AS SELECT {columns} FROM {_TABLE} WHERE 1 = 0"
+        )
+        cursor.execute(f"CREATE INDEX {_STAGE}_key ON {_STAGE} ({key})")
+    rows = [(*f.key, *f.values) for f in findings]
+    if connection.vendor == "postgresql":
+        copy_rows(EvaluationPeriod, STAGED, rows, table=_STAGE)
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {_STAGE}")
+        return
+    _execute_many(_STAGE, STAGED, rows)
+
+
+def _execute_many(table: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """``rows`` into ``table`` with one ``executemany`` (values prepared by
+    the period model's fields: the same text a model save writes)."""
+    fields = [EvaluationPeriod._meta.get_field(c) for c in names]
+    prepared = [
+        [f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)]
+        for row in rows
+    ]
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(c) for c in names)
+    marks = ", ".join(["%s"] * len(names))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", prepared)
+
+
+def _unstage() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+
+
+def _key_match(left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{c} = {right}.{c}" for c in KEY)
+
+
+def _covers(alias: str) -> str:
+    return f"{alias}.valid_from <= %s AND ({alias}.valid_to IS NULL OR {alias}.valid_to > %s)"
+
+
+def _changed(day: datetime.date) -> list[tuple]:
+    """(key..., period id, valid_from, valid_to, next start) of every staged
+    finding that differs from the period covering ``day`` or has none."""
+    differs = _differs()
+    sql = (
+        f"SELECT s.subject_type, s.subject_id, s.policy_id, s.purpose, "
+        f"p.id, p.valid_from, p.valid_to, "
+        f"(SELECT MIN(q.valid_from) FROM {_TABLE} q WHERE {_key_match('q', 's')} "
+        f"AND q.valid_from > %s) "
+        f"FROM {_STAGE} s LEFT JOIN {_TABLE} p ON {_key_match('p', 's')} AND {_covers('p')} "
+        f"WHERE p.id IS NULL OR {differs}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [day, day, day])
+        return cursor.fetchall()
+
+
+def _absent(day: datetime.date, partner_pks: set[int] | None) -> list[tuple]:
+    """(id, valid_from, valid_to) of periods covering ``day`` (of
+    ``partner_pks``, or of everyone) whose key the run did not find."""
+    params: list[Any] = [day, day]
+    scope = ""
+    if partner_pks is not None:
+        scope = f" AND p.partner_id IN ({', '.join(['%s'] * len(partner_pks))})"
+        params += sorted(partner_pks)
+    sql = (
+        f"SELECT p.id, p.valid_from, p.valid_to FROM {_TABLE} p WHERE {_covers('p')}{scope} "
+        f"AND NOT EXISTS (SELECT 1 FROM {_STAGE} s WHERE {_key_match('s', 'p')})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _as_date(value: Any) -> datetime.date | None:
+    if value is None or isinstance(value, datetime.date):
+        return value
+    return datetime.date.fromisoformat(value)
+
+
+def _days_scope(partner_pks: set[int] | None) -> Q:
+    if partner_pks is None:
+        return Q()
+    return Q(partner__isnull=True) | Q(partner__in=partner_pks)
+
+
+def record_day(
+    found: Iterable[Finding],
+    *,
+    day: datetime.date,
+    partner_pks: set[int] | None,
+    now: datetime.datetime,
+) -> Written:
+    """Record what a run of ``day`` found (for ``partner_pks``, or for
+    every partner). Call inside the run's transaction."""
+    findings = list(found)
+    by_key = {f.key: f for f in findings}
+    written = Written()
+    _lock()
+    days = EvaluatedDay.objects.filter(_days_scope(partner_pks))
+    later = days.filter(as_of__gt=day).exists()
+    full_done = EvaluatedDay.objects.filter(as_of=day, partner__isnull=True).exists()
+    if partner_pks is None:
+        new_for: set[int] | None = None if not full_done else set()
+    elif full_done:
+        new_for = set()
+    else:
+        seen = set(
+            EvaluatedDay.objects.filter(as_of=day, partner__in=partner_pks).values_list(
+                "partner_id", flat=True
+            )
+        )
+        new_for = set(partner_pks) - seen
+    next_day = day + datetime.timedelta(days=1)
+    _stage(findings)
+    changed = _changed(day)
+    absent = _absent(day, new_for) if new_for is None or new_for else []
+    carry: list[int] = []  # periods whose findings go on from day + 1
+    close: list[int] = []  # absent periods that stop covering the day
+    remove: list[int] = []
+    new_rows: list[tuple] = []
+    for *key, pk, start, until, next_start in changed:
+        finding_ = by_key[(key[0], key[1], key[2], key[3])]
+        start, until, next_start = _as_date(start), _as_date(until), _as_date(next_start)
+        if pk is not None:
+            if later and (until is None or until > next_day):
+                carry.append(pk)
+            if start == day:  # replaced in place below
+                continue
+            written.closed += 1  # closed set-based below
+        new_rows.append(
+            (
+                *finding_.key,
+                finding_.partner_pk,
+                finding_.location_pk,
+                *finding_.values,
+                "",  # new periods are worded on read
+                "",
+                day,
+                next_day if later else (next_start if pk is None else until),
+                now,
+            )
+        )
+    for pk, start, until in absent:
+        start, until = _as_date(start), _as_date(until)
+        if later and (until is None or until > next_day):
+            carry.append(pk)
+        (close if start < day else remove).append(pk)
+    carried = _carried(carry, next_day, now) if carry else []
+    written.replaced = _replace(day, next_day if later else None, now)
+    _close_changed(day)
+    _unstage()
+    for chunk in in_chunks(remove):
+        written.removed += EvaluationPeriod.objects.filter(pk__in=chunk).delete()[0]
+    for chunk in in_chunks(close):
+        written.closed += EvaluationPeriod.objects.filter(pk__in=chunk).update(valid_to=day)
+    written.inserted = _insert([*carried, *new_rows])
+    _record_evaluated(day, partner_pks, full_done, new_for, now)
+    return written
+
+
+def _differs() -> str:
+    distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    return " OR ".join(f"p.{c} {distinct} s.{c}" for c in COMPARED)
+
+
+def _replace(day: datetime.date, until: datetime.date | None, now: datetime.datetime) -> int:
+    """The changed periods that began on ``day`` take the new findings in
+    place (a re-run of the day); with later days evaluated they end on
+    ``until`` (their old findings carry on after it). One statement."""
+    assignments = ", ".join(f"{c} = s.{c}" for c in COMPARED)
+    end = "valid_to = %s, " if until is not None else ""
+    params: list[Any] = [until] if until is not None else []
+    sql = (
+        f"UPDATE {_TABLE} AS p SET {assignments}, {end}computed_at = %s "
+        f"FROM {_STAGE} AS s WHERE {_key_match('p', 's')} AND p.valid_from = %s "
+        f"AND ({_differs()})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, now, day])
+        return cursor.rowcount
+
+
+def _close_changed(day: datetime.date) -> None:
+    """End on ``day`` the periods begun before it whose findings changed."""
+    sql = (
+        f"UPDATE {_TABLE} SET valid_to = %s WHERE id IN (SELECT p.id FROM {_STAGE} s "
+        f"JOIN {_TABLE} p ON {_key_match('p', 's')} AND {_covers('p')} "
+        f"WHERE p.valid_from < %s AND ({_differs()}))"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [day, day, day, day])
+
+
+def _carried(pks: list[int], start: datetime.date, now: datetime.datetime) -> list[tuple]:
+    """Copies of periods ``pks`` from ``start`` on (their own end kept)."""
+    names = [n for n in ROW if n not in ("valid_from", "computed_at")]
+    rows: list[tuple] = []
+    for chunk in in_chunks(pks):
+        for values in EvaluationPeriod.objects.filter(pk__in=chunk).values_list(*names):
+            *head, until = values
+            rows.append((*head, start, until, now))
+    return rows
+
+
+def _insert(rows: list[tuple]) -> int:
+    if not rows:
+        return 0
+    if connection.vendor == "postgresql" and len(rows) >= COPY_AT:
+        return copy_insert(EvaluationPeriod, ROW, rows)
+    _execute_many(_TABLE, ROW, rows)
+    return len(rows)
+
+
+def _record_evaluated(
+    day: datetime.date,
+    partner_pks: set[int] | None,
+    full_done: bool,
+    new_for: set[int] | None,
+    now: datetime.datetime,
+) -> None:
+    if partner_pks is None:
+        if not full_done:
+            EvaluatedDay.objects.filter(as_of=day, partner__isnull=False).delete()
+            EvaluatedDay.objects.create(as_of=day, partner=None, computed_at=now)
+        return
+    if new_for:
+        EvaluatedDay.objects.bulk_create(
+            [EvaluatedDay(as_of=day, partner_id=pk, computed_at=now) for pk in sorted(new_for)]
+        )
