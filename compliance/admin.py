@@ -27,6 +27,7 @@ from .models import (
     CaseState,
     DeadlineOutcome,
     Evaluation,
+    EvaluationPeriod,
     FollowUpCase,
     JobRun,
     Policy,
@@ -210,6 +211,41 @@ class EvaluationAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     list_per_page = 100
     ordering = ("-as_of", "subject_type", "subject_id")
+
+    @admin.display(description=_("partner"), ordering="partner__name")
+    def partner_link(self, obj):
+        return admin_change_link(obj.partner)
+
+    @admin.display(description=_("TTM revenue (USD)"), ordering="ttm_revenue_usd")
+    def ttm_display(self, obj):
+        return format_money(obj.ttm_revenue_usd)
+
+
+@admin.register(EvaluationPeriod)
+class EvaluationPeriodAdmin(ReadOnlyAdmin):
+    """How the history is stored: a row per period of unchanged findings
+    (the evaluations above are its days)."""
+
+    list_display = (
+        "subject_type",
+        "subject_id",
+        "partner_link",
+        "policy",
+        "purpose",
+        "valid_from",
+        "valid_to",
+        "status",
+        "ttm_display",
+        "deadline",
+        "outlook",
+    )
+    list_filter = ("status", "purpose", "policy", "subject_type", "outlook")
+    list_select_related = ("partner", "policy")
+    search_fields = ("^subject_id", "^partner__partner_id", "partner__name")
+    date_hierarchy = "valid_from"
+    show_full_result_count = False
+    list_per_page = 100
+    ordering = ("subject_type", "subject_id", "policy", "purpose", "-valid_from")
 
     @admin.display(description=_("partner"), ordering="partner__name")
     def partner_link(self, obj):

@@ -31,10 +31,10 @@ import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Field, Q
 
 from core.bulk import copy_insert, copy_rows, in_chunks
 
@@ -179,7 +179,7 @@ def _stage(findings: Sequence[Finding]) -> None:
 def _execute_many(table: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """``rows`` into ``table`` with one ``executemany`` (values prepared by
     the period model's fields: the same text a model save writes)."""
-    fields = [EvaluationPeriod._meta.get_field(c) for c in names]
+    fields = [cast(Field, EvaluationPeriod._meta.get_field(c)) for c in names]
     prepared = [
         [f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)]
         for row in rows
@@ -311,7 +311,7 @@ def record_day(
         start, until = _as_date(start), _as_date(until)
         if later and (until is None or until > next_day):
             carry.append(pk)
-        (close if start < day else remove).append(pk)
+        (close if start is not None and start < day else remove).append(pk)
     carried = _carried(carry, next_day, now) if carry else []
     written.replaced = _replace(day, next_day if later else None, now)
     _close_changed(day)

@@ -218,81 +218,78 @@ class Purpose(models.TextChoices):
     DIRECT_BILL_READY = "direct_bill_ready", _("Direct-bill readiness (read-only)")
 
 
-def _findings_fields() -> dict[str, models.Field]:
+class EvaluationFindings(models.Model):
     """The columns a period keeps and the per-day view shows (one list)."""
-    return {
-        "subject_type": models.CharField(
-            _("subject type"), max_length=10, choices=SubjectType.choices
-        ),
-        "subject_id": models.CharField(
-            _("subject id"), max_length=20, help_text=_("Partner id or location id.")
-        ),
-        "purpose": models.CharField(
-            _("purpose"), max_length=20, choices=Purpose.choices, default=Purpose.COMPLIANCE
-        ),
-        "status": models.CharField(_("status"), max_length=20, choices=Status.choices),
-        "ttm_revenue_usd": models.DecimalField(
-            _("TTM revenue (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
-        ),
-        "threshold_usd": models.DecimalField(
-            _("threshold (USD)"), max_digits=16, decimal_places=2, null=True, blank=True
-        ),
-        "shortfall_usd": models.DecimalField(
-            _("shortfall (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
-        ),
-        "requirements": models.JSONField(_("requirements met"), default=dict),
-        "unmet": models.JSONField(_("unmet requirements"), default=list),
-        "deadline": models.DateField(_("deadline"), null=True, blank=True),
-        # The deadline outlook (PRODUCT 4.9): null without a revenue
-        # requirement or a deadline after the day, or when a missing rate
-        # leaves it unknown. The pace and the projection are derived per day
-        # from the pace window's sum and length.
-        "secured_usd": models.DecimalField(
-            _("secured for the deadline (USD)"),
-            max_digits=24,
-            decimal_places=8,
-            null=True,
-            blank=True,
-        ),
-        "rolling_off_usd": models.DecimalField(
-            _("rolling off before the deadline (USD)"),
-            max_digits=24,
-            decimal_places=8,
-            null=True,
-            blank=True,
-        ),
-        "needed_usd": models.DecimalField(
-            _("still needed (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
-        ),
-        "pace_total_usd": models.DecimalField(
-            _("revenue of the pace months (USD)"),
-            max_digits=24,
-            decimal_places=8,
-            null=True,
-            blank=True,
-        ),
-        "pace_days": models.SmallIntegerField(_("days of the pace months"), null=True, blank=True),
-        "outlook": models.CharField(
-            _("outlook"), max_length=10, choices=Outlook.choices, blank=True
-        ),
-        "error": models.TextField(_("error"), blank=True),
-        # What the explanation is worded from besides the figures (rules.findings.why_of);
-        # null for history converted from day rows, which keeps its words.
-        "why": models.JSONField(_("reasons"), null=True, blank=True),
-        "legacy_explanation": models.TextField(_("explanation (recorded)"), blank=True),
-        "legacy_explanation_de": models.TextField(_("explanation (recorded, German)"), blank=True),
-        "computed_at": models.DateTimeField(_("computed at")),
-    }
+
+    subject_type = models.CharField(_("subject type"), max_length=10, choices=SubjectType.choices)
+    subject_id = models.CharField(
+        _("subject id"), max_length=20, help_text=_("Partner id or location id.")
+    )
+    purpose = models.CharField(
+        _("purpose"), max_length=20, choices=Purpose.choices, default=Purpose.COMPLIANCE
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    ttm_revenue_usd = models.DecimalField(
+        _("TTM revenue (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
+    )
+    threshold_usd = models.DecimalField(
+        _("threshold (USD)"), max_digits=16, decimal_places=2, null=True, blank=True
+    )
+    shortfall_usd = models.DecimalField(
+        _("shortfall (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
+    )
+    requirements = models.JSONField(_("requirements met"), default=dict)
+    unmet = models.JSONField(_("unmet requirements"), default=list)
+    deadline = models.DateField(_("deadline"), null=True, blank=True)
+    # The deadline outlook (PRODUCT 4.9): null without a revenue
+    # requirement or a deadline after the day, or when a missing rate
+    # leaves it unknown. The pace and the projection are derived per day
+    # from the pace window's sum and length.
+    secured_usd = models.DecimalField(
+        _("secured for the deadline (USD)"),
+        max_digits=24,
+        decimal_places=8,
+        null=True,
+        blank=True,
+    )
+    rolling_off_usd = models.DecimalField(
+        _("rolling off before the deadline (USD)"),
+        max_digits=24,
+        decimal_places=8,
+        null=True,
+        blank=True,
+    )
+    needed_usd = models.DecimalField(
+        _("still needed (USD)"), max_digits=24, decimal_places=8, null=True, blank=True
+    )
+    pace_total_usd = models.DecimalField(
+        _("revenue of the pace months (USD)"),
+        max_digits=24,
+        decimal_places=8,
+        null=True,
+        blank=True,
+    )
+    pace_days = models.SmallIntegerField(_("days of the pace months"), null=True, blank=True)
+    outlook = models.CharField(_("outlook"), max_length=10, choices=Outlook.choices, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    # What the explanation is worded from besides the figures (rules.findings.why_of);
+    # null for history converted from day rows, which keeps its words.
+    why = models.JSONField(_("reasons"), null=True, blank=True)
+    legacy_explanation = models.TextField(_("explanation (recorded)"), blank=True)
+    legacy_explanation_de = models.TextField(_("explanation (recorded, German)"), blank=True)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        abstract = True
 
 
-class EvaluationPeriod(models.Model):
+class EvaluationPeriod(EvaluationFindings):
     """What the engine found for a (subject, policy, purpose) over a period
     of days in which nothing but the calendar changed: from ``valid_from``
     up to the day before ``valid_to`` (open while ``valid_to`` is null).
     Days to the deadline, the projection and the wording are derived for the
     day asked about (``Evaluation``); docs/decisions/0014."""
 
-    locals().update(_findings_fields())
     partner = models.ForeignKey(
         "partners.Partner",
         verbose_name=_("partner"),
@@ -396,7 +393,7 @@ class EvaluatedDay(models.Model):
 
 
 class EvaluationQuerySet(models.QuerySet):
-    def delete(self) -> tuple[int, dict[str, int]]:  # type: ignore[override]
+    def delete(self) -> tuple[int, dict[str, int]]:
         """The view cannot be written: deletes the periods behind these rows
         (whole periods - the history is not edited day by day)."""
         periods = EvaluationPeriod.objects.filter(pk__in=self.values("period_id"))
@@ -406,7 +403,7 @@ class EvaluationQuerySet(models.QuerySet):
         return deleted
 
 
-class Evaluation(models.Model):
+class Evaluation(EvaluationFindings):
     """One evaluation of a subject against a policy on a day, as the
     history answers it: a read-only database view of the periods
     (``EvaluationPeriod``) on every evaluated day (``EvaluatedDay``).
@@ -421,7 +418,6 @@ class Evaluation(models.Model):
         db_constraint=False,
         related_name="+",
     )
-    locals().update(_findings_fields())
     partner = models.ForeignKey(
         "partners.Partner",
         verbose_name=_("partner"),

@@ -13,6 +13,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from compliance.models import (
     DeadlineOutcome,
     Evaluation,
+    EvaluationPeriod,
     OutcomeResult,
     Outlook,
     Policy,
@@ -62,15 +63,18 @@ def back_on_track_evaluations(*, as_of: datetime.date) -> QuerySet[Evaluation]:
     """Compliance evaluations of ``as_of`` that are ``compliant`` while the
     subject's previous evaluation (the latest before ``as_of``) was
     ``at_risk`` or ``non_compliant``."""
+    # The latest period of the subject that began before ``as_of``: the one
+    # that covered the previous evaluated day (one index probe per subject;
+    # through the per-day view it would expand every earlier day).
     previous = (
-        Evaluation.objects.filter(
+        EvaluationPeriod.objects.filter(
             subject_type=OuterRef("subject_type"),
             subject_id=OuterRef("subject_id"),
             policy_id=OuterRef("policy_id"),
             purpose=Purpose.COMPLIANCE,
-            as_of__lt=as_of,
+            valid_from__lt=as_of,
         )
-        .order_by("-as_of")
+        .order_by("-valid_from")
         .values("status")[:1]
     )
     return (

@@ -7,7 +7,14 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from compliance.models import CaseState, DeadlineOutcome, Evaluation, FollowUpCase, JobRun
+from compliance.models import (
+    CaseState,
+    DeadlineOutcome,
+    Evaluation,
+    EvaluationPeriod,
+    FollowUpCase,
+    JobRun,
+)
 from compliance.services import evaluation_run
 from jobs import tasks
 from partners import services as ps
@@ -34,9 +41,15 @@ def missed():
 
 
 def test_engine_pages_render_and_filter(admin_client, missed):
-    for model in ("evaluation", "deadlineoutcome", "followupcase", "jobrun"):
+    for model in ("evaluation", "evaluationperiod", "deadlineoutcome", "followupcase", "jobrun"):
         url = reverse(f"admin:compliance_{model}_changelist")
         assert admin_client.get(url).status_code == 200, model
+    period = EvaluationPeriod.objects.filter(subject_id="9100001").first()
+    url = reverse("admin:compliance_evaluationperiod_change", args=[period.pk])
+    assert admin_client.get(url).status_code == 200
+    day = Evaluation.objects.filter(subject_id="9100001").first()
+    url = reverse("admin:compliance_evaluation_change", args=[day.pk])
+    assert admin_client.get(url).status_code == 200
     response = admin_client.get(
         reverse("admin:compliance_evaluation_changelist"), {"status__exact": "non_compliant"}
     )

@@ -12,6 +12,7 @@ from collections import defaultdict
 
 import pytest
 
+from compliance.models import EvaluationPeriod
 from tests.compliance import equivalence_scenario as scenario
 
 #: Differences shown when the comparison fails (per kind).
@@ -71,6 +72,10 @@ def test_sixty_nights_give_the_recorded_rows(reference_data):
     )
     if problems:
         pytest.fail("the history differs from the recorded one:\n" + "\n".join(problems))
+    # ... from far fewer rows than days: a period per change
+    periods = EvaluationPeriod.objects.count()
+    print(f"{len(actual['rows'])} day rows from {periods} periods")
+    assert periods * 4 < len(actual["rows"])
 
 
 # --- The recorded scenario is not trivial --------------------------------------------------
