@@ -193,6 +193,68 @@ def what_ifs(night: datetime.date) -> list[tuple[str, object]]:
     ]
 
 
+def _history_nights(args, night: datetime.date, result: dict) -> datetime.date:
+    """``args.history_nights`` more nights; then the storage of the history
+    (periods and evaluated days, with their indexes) next to what one row
+    per (subject, policy, day) with both explanations would take: a day of
+    the view materialised in that shape, its words worded on read, times
+    the days (docs/decisions/0014)."""
+    from django.db import connection
+
+    from compliance import services
+    from compliance.models import Evaluation
+
+    for _ in range(args.history_nights):
+        night += datetime.timedelta(days=1)
+        services.evaluation_run(as_of=night)
+    days = Evaluation.objects.values("as_of").distinct().count()
+    day_rows = Evaluation.objects.count()
+    sample = list(Evaluation.objects.filter(as_of=night))
+    columns = (
+        "subject_type, subject_id, partner_id, location_id, policy_id, purpose, as_of, status, "
+        "ttm_revenue_usd, threshold_usd, shortfall_usd, requirements, unmet, deadline, "
+        "days_to_deadline, secured_usd, rolling_off_usd, needed_usd, pace_total_usd, "
+        "pace_total_usd AS projected_usd, outlook, error, computed_at"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_day_rows")
+        cursor.execute(
+            f"CREATE TABLE bench_day_rows AS SELECT id, {columns}, ''::text AS explanation, "  # noqa: S608
+            "''::text AS explanation_de FROM compliance_evaluation WHERE as_of = %s",
+            [night],
+        )
+        cursor.executemany(
+            "UPDATE bench_day_rows SET explanation = %s, explanation_de = %s WHERE id = %s",
+            [(e.explanation, e.explanation_de, e.pk) for e in sample],
+        )
+        cursor.execute(
+            "CREATE UNIQUE INDEX ON bench_day_rows "
+            "(subject_type, subject_id, policy_id, purpose, as_of)"
+        )
+        cursor.execute("CREATE INDEX ON bench_day_rows (as_of, purpose, status)")
+        cursor.execute("CREATE INDEX ON bench_day_rows (partner_id, as_of DESC)")
+        cursor.execute("VACUUM ANALYZE bench_day_rows")
+        cursor.execute("SELECT pg_total_relation_size('bench_day_rows')")
+        one_day = cursor.fetchone()[0]
+        cursor.execute("DROP TABLE bench_day_rows")
+        cursor.execute("VACUUM ANALYZE compliance_evaluationperiod")
+        cursor.execute(
+            "SELECT pg_total_relation_size('compliance_evaluationperiod') "
+            "+ pg_total_relation_size('compliance_evaluatedday'), "
+            "(SELECT count(*) FROM compliance_evaluationperiod)"
+        )
+        stored, periods = cursor.fetchone()
+    result["history"] = {
+        "nights": days,
+        "day_rows": day_rows,
+        "periods": periods,
+        "stored_bytes": stored,
+        "day_row_bytes": one_day * day_rows / max(len(sample), 1),
+    }
+    _log(f"history after {days} nights: {periods:,} periods for {day_rows:,} day rows")
+    return night
+
+
 def measure_one(args) -> dict:
     """Every figure for the database in DATABASE_URL (Django set up here)."""
     import django
@@ -231,28 +293,39 @@ def measure_one(args) -> dict:
         result["catch_up_s"] = time.perf_counter() - started
         latest = as_of
 
-    # Each measured run is a new night (the next day): every evaluation row
-    # is inserted, as in production. The baseline sums the same window. Every
-    # other night runs without the deadline outlook (the engine as it was
-    # before it, PRODUCT 4.9), so that its cost is measured side by side.
+    # Each measured run is a new night (the next day), as in production: the
+    # history records what changed (periods, docs/decisions/0014). The
+    # baseline sums the same window. Then the same night's engine alone
+    # (nothing written), with and without the deadline outlook (PRODUCT 4.9),
+    # so that the outlook's cost is measured side by side.
     from unittest import mock
 
     from compliance import services
+    from compliance.models import EvaluationPeriod
 
-    ours, base, plain = [], [], []
+    ours, base, plain, engine, written, findings = [], [], [], [], [], []
     simulated: dict[str, list[float]] = {}
-    for i in range(1, args.runs + 1):
-        night = latest + datetime.timedelta(days=2 * i - 1)
+    night = latest
+    for _i in range(1, args.runs + 1):
+        night = night + datetime.timedelta(days=1)
         window = ttm_window(night)
         started = time.perf_counter()
         with connection.cursor() as cursor:
             cursor.execute(BASELINE_SQL, [window.start, window.end])
             cursor.fetchall()
         base.append(time.perf_counter() - started)
+        periods_before = EvaluationPeriod.objects.count()
         started = time.perf_counter()
         call_command("evaluate_eligibility", "--as-of", night.isoformat(), "--json", stdout=devnull)
         ours.append(time.perf_counter() - started)
-        _log(f"night {night}: baseline {base[-1]:.3f} s, evaluate_eligibility {ours[-1]:.3f} s")
+        inserted = EvaluationPeriod.objects.count() - periods_before
+        closed = EvaluationPeriod.objects.filter(valid_to=night).count()
+        written.append(inserted + closed)
+        findings.append(Evaluation.objects.filter(as_of=night).count())
+        _log(
+            f"night {night}: baseline {base[-1]:.3f} s, evaluate_eligibility {ours[-1]:.3f} s, "
+            f"{written[-1]:,} rows written for {findings[-1]:,} findings"
+        )
         # The what-if of the same night (PRODUCT 8): every policy in force,
         # its threshold raised by half, every subject it covers; writes nothing.
         for code, threshold in what_ifs(night):
@@ -270,23 +343,29 @@ def measure_one(args) -> dict:
             )
             simulated.setdefault(code, []).append(time.perf_counter() - started)
             _log(f"night {night}: simulate_policy --policy {code} {simulated[code][-1]:.3f} s")
-        outlook_night = night
-        night += datetime.timedelta(days=1)
+        started = time.perf_counter()
+        services.evaluation_run(as_of=night, save=False)
+        engine.append(time.perf_counter() - started)
         with mock.patch.object(services, "deadline_outlooks", return_value={}):
             started = time.perf_counter()
-            call_command(
-                "evaluate_eligibility", "--as-of", night.isoformat(), "--json", stdout=devnull
-            )
+            services.evaluation_run(as_of=night, save=False)
             plain.append(time.perf_counter() - started)
-        _log(f"night {night}: without the outlook {plain[-1]:.3f} s")
+        _log(
+            f"night {night}: engine alone {engine[-1]:.3f} s, without the outlook {plain[-1]:.3f} s"
+        )
+    outlook_night = night
     result["baseline_s"], result["nightly_s"] = statistics.median(base), statistics.median(ours)
     result["baseline_all"], result["nightly_all"] = base, ours
     result["no_outlook_s"], result["no_outlook_all"] = statistics.median(plain), plain
+    result["engine_s"], result["engine_all"] = statistics.median(engine), engine
+    result["written_all"], result["findings_all"] = written, findings
     evaluated = Evaluation.objects.filter(as_of=outlook_night, purpose="compliance").exclude(
         status="not_applicable"
     )
     result["subjects"] = evaluated.count()
     result["compliant_short"] = evaluated.filter(status="compliant", outlook="short").count()
+    if args.history_nights:
+        night = _history_nights(args, night, result)
     latest = night
     if simulated:
         # "A simulation": the policy that covers the most subjects (the
@@ -505,20 +584,56 @@ def report(args, sizes: list[dict], imported: dict | None, started: float, load1
         )
     lines += [
         "",
-        "The deadline outlook (PRODUCT 4.9) side by side: every other night of the same "
-        "run evaluates without it (the engine before it). Compliant but short: subjects "
-        "compliant today whose outlook at the deadline is `short` (one night).",
+        "History as periods (docs/decisions/0014): rows a night wrote (periods inserted or "
+        "closed) against the findings it made - a full write of one row per finding - night "
+        "by night. Target: a night where nothing changed but the date writes at most 10 %.",
         "",
-        "| partners | subjects | ours s | without the outlook s | outlook costs "
+        "| partners | findings a night | rows written, night by night | share |",
+        "| ---: | ---: | --- | ---: |",
+    ]
+    for s in sizes:
+        if "written_all" not in s:
+            continue
+        share = max(s["written_all"][1:] or s["written_all"]) / max(s["findings_all"][-1], 1)
+        lines.append(
+            f"| {s['partners']:,} | {s['findings_all'][-1]:,} "
+            f"| {', '.join(f'{w:,}' for w in s['written_all'])} | {share * 100:.1f} % |"
+        )
+    stored = [s for s in sizes if s.get("history")]
+    if stored:
+        lines += [
+            "",
+            "Storage after the nights (`--history-nights`): periods and evaluated days with "
+            "their indexes, next to one row per (subject, policy, day) with both "
+            "explanations (a day materialised in that shape, times the days). "
+            "Target at 10,000 partners after 30 nights: at most 15 %.",
+            "",
+            "| partners | nights | day rows | periods | stored MB | day rows MB | share |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for s in stored:
+            h = s["history"]
+            lines.append(
+                f"| {s['partners']:,} | {h['nights']} | {h['day_rows']:,} | {h['periods']:,} "
+                f"| {h['stored_bytes'] / 2**20:.1f} | {h['day_row_bytes'] / 2**20:.1f} "
+                f"| {h['stored_bytes'] / h['day_row_bytes'] * 100:.1f} % |"
+            )
+    lines += [
+        "",
+        "The deadline outlook (PRODUCT 4.9) side by side: the engine alone (every subject "
+        "evaluated, nothing written) of the same nights with and without it. Compliant but "
+        "short: subjects compliant today whose outlook at the deadline is `short` (last night).",
+        "",
+        "| partners | subjects | engine s | without the outlook s | outlook costs "
         "| compliant today, short at the deadline |",
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in sizes:
-        if "no_outlook_s" not in s:
+        if "engine_s" not in s:
             continue
         lines.append(
-            f"| {s['partners']:,} | {s['subjects']:,} | {s['nightly_s']:.3f} "
-            f"| {s['no_outlook_s']:.3f} | {(s['nightly_s'] / s['no_outlook_s'] - 1) * 100:+.0f} % "
+            f"| {s['partners']:,} | {s['subjects']:,} | {s['engine_s']:.3f} "
+            f"| {s['no_outlook_s']:.3f} | {(s['engine_s'] / s['no_outlook_s'] - 1) * 100:+.0f} % "
             f"| {s['compliant_short']:,} |"
         )
     pages = ["/", "/partners/", "/partners/[id]/", "/ (partner dashboard)"]
@@ -605,6 +720,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--runs", type=int, default=None, help="nights per size (default 5; quick 3)"
     )
     parser.add_argument("--as-of", default=None, help="seed date (default: today)")
+    parser.add_argument(
+        "--history-nights",
+        type=int,
+        default=0,
+        help="after the measured nights, this many more, then the history's storage",
+    )
     parser.add_argument("--keep", action="store_true", help="reuse the seeded databases")
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument(
@@ -644,7 +765,7 @@ def _child(args, flag: str, url: str, **extra) -> dict:
         "--runs", str(args.runs), "--users", str(args.users),
         "--load-seconds", str(args.load_seconds), "--warm-up", str(args.warm_up),
         "--workers", str(args.workers), "--threads", str(args.threads),
-        "--import-rows", str(args.import_rows),
+        "--import-rows", str(args.import_rows), "--history-nights", str(args.history_nights),
     ]  # fmt: skip
     if extra.get("fresh"):
         command.append("--fresh")
