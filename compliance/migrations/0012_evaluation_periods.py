@@ -163,8 +163,12 @@ def convert_day_rows(apps, schema_editor):
                     total = (Decimal(str(pace)) * pace_days).quantize(
                         Decimal("0.00000001"), rounding=ROUND_HALF_UP
                     )
-                if vendor == "postgresql":
-                    requirements, unmet = json.dumps(requirements), json.dumps(unmet)
+                # JSON comes back as text (Django's loader on PostgreSQL,
+                # SQLite's column); a decoded value is written as text again
+                if not isinstance(requirements, str):
+                    requirements = json.dumps(requirements)
+                if not isinstance(unmet, str):
+                    unmet = json.dumps(unmet)
                 period = (
                     st,
                     sid,
