@@ -28,7 +28,7 @@ FIELDS = (
 
 def _day_rows() -> list[tuple]:
     return sorted(
-        tuple(getattr(e, name) for name in FIELDS) + (e.computed_at,)
+        (*(getattr(e, name) for name in FIELDS), e.computed_at)
         for e in Evaluation.objects.all()
     )
 
