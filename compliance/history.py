@@ -166,13 +166,15 @@ def _stage(findings: Sequence[Finding]) -> None:
         cursor.execute(
             f"CREATE TEMPORARY TABLE {_STAGE} AS SELECT {columns} FROM {_TABLE} WHERE 1 = 0"
         )
-        cursor.execute(f"CREATE INDEX {_STAGE}_key ON {_STAGE} ({key})")
     rows = [(*f.key, *f.values) for f in findings]
     if connection.vendor == "postgresql":
+        # no index: PostgreSQL hash-joins the stage with the periods
         copy_rows(EvaluationPeriod, STAGED, rows, table=_STAGE)
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {_STAGE}")
         return
+    with connection.cursor() as cursor:  # SQLite joins by nested loops
+        cursor.execute(f"CREATE INDEX {_STAGE}_key ON {_STAGE} ({key})")
     _execute_many(_STAGE, STAGED, rows)
 
 
@@ -285,6 +287,7 @@ def record_day(
     close: list[int] = []  # absent periods that stop covering the day
     remove: list[int] = []
     new_rows: list[tuple] = []
+    replaced = False
     for *key, pk, start, until, next_start in changed:
         finding_ = by_key[(key[0], key[1], key[2], key[3])]
         start, until, next_start = _as_date(start), _as_date(until), _as_date(next_start)
@@ -292,8 +295,9 @@ def record_day(
             if later and (until is None or until > next_day):
                 carry.append(pk)
             if start == day:  # replaced in place below
+                replaced = True
                 continue
-            written.closed += 1  # closed set-based below
+            close.append(pk)
         new_rows.append(
             (
                 *finding_.key,
@@ -313,13 +317,12 @@ def record_day(
             carry.append(pk)
         (close if start is not None and start < day else remove).append(pk)
     carried = _carried(carry, next_day, now) if carry else []
-    written.replaced = _replace(day, next_day if later else None, now)
-    _close_changed(day)
+    if replaced:
+        written.replaced = _replace(day, next_day if later else None, now)
     _unstage()
     for chunk in in_chunks(remove):
         written.removed += EvaluationPeriod.objects.filter(pk__in=chunk).delete()[0]
-    for chunk in in_chunks(close):
-        written.closed += EvaluationPeriod.objects.filter(pk__in=chunk).update(valid_to=day)
+    written.closed = _close(close, day)
     written.inserted = _insert([*carried, *new_rows])
     _record_evaluated(day, partner_pks, full_done, new_for, now)
     return written
@@ -347,15 +350,21 @@ def _replace(day: datetime.date, until: datetime.date | None, now: datetime.date
         return cursor.rowcount
 
 
-def _close_changed(day: datetime.date) -> None:
-    """End on ``day`` the periods begun before it whose findings changed."""
-    sql = (
-        f"UPDATE {_TABLE} SET valid_to = %s WHERE id IN (SELECT p.id FROM {_STAGE} s "
-        f"JOIN {_TABLE} p ON {_key_match('p', 's')} AND {_covers('p')} "
-        f"WHERE p.valid_from < %s AND ({_differs()}))"
+def _close(pks: list[int], day: datetime.date) -> int:
+    """End periods ``pks`` on ``day``: one statement on PostgreSQL (an
+    array of ids), a few on SQLite (its parameter limit)."""
+    if not pks:
+        return 0
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_TABLE} SET valid_to = %s WHERE id = ANY(%s)", [day, list(pks)]
+            )
+            return cursor.rowcount
+    return sum(
+        EvaluationPeriod.objects.filter(pk__in=chunk).update(valid_to=day)
+        for chunk in in_chunks(pks)
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [day, day, day, day])
 
 
 def _carried(pks: list[int], start: datetime.date, now: datetime.datetime) -> list[tuple]:
