@@ -168,10 +168,9 @@ def _stage(findings: Sequence[Finding]) -> None:
         )
     rows = [(*f.key, *f.values) for f in findings]
     if connection.vendor == "postgresql":
-        # no index: PostgreSQL hash-joins the stage with the periods
+        # no index (PostgreSQL hash-joins the stage with the periods) and no
+        # ANALYZE (the planner reads the new table's size; 0.2 s at 10,000)
         copy_rows(EvaluationPeriod, STAGED, rows, table=_STAGE)
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {_STAGE}")
         return
     with connection.cursor() as cursor:  # SQLite joins by nested loops
         cursor.execute(f"CREATE INDEX {_STAGE}_key ON {_STAGE} ({key})")
