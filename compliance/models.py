@@ -346,6 +346,13 @@ class EvaluationPeriod(EvaluationFindings):
         indexes = [
             models.Index(fields=["partner", "valid_from"], name="evaluationperiod_partner"),
             models.Index(fields=["valid_to", "valid_from"], name="evaluationperiod_until"),
+            # the current evaluations: a partner's latest evaluated day is
+            # always covered by open periods (docs/decisions/0014)
+            models.Index(
+                fields=["partner"],
+                condition=Q(valid_to__isnull=True),
+                name="evaluationperiod_open_partner",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -467,6 +467,11 @@ class Migration(migrations.Migration):
                 "indexes": [
                     models.Index(fields=["partner", "valid_from"], name="evaluationperiod_partner"),
                     models.Index(fields=["valid_to", "valid_from"], name="evaluationperiod_until"),
+                    models.Index(
+                        condition=models.Q(("valid_to__isnull", True)),
+                        fields=["partner"],
+                        name="evaluationperiod_open_partner",
+                    ),
                 ],
                 "constraints": [
                     models.UniqueConstraint(

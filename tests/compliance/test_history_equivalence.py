@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import pytest
 
-from compliance.models import EvaluationPeriod
+from compliance.models import Evaluation, EvaluationPeriod, PartnerCurrent
 from tests.compliance import equivalence_scenario as scenario
 
 #: Differences shown when the comparison fails (per kind).
@@ -76,6 +76,12 @@ def test_sixty_nights_give_the_recorded_rows(reference_data):
     periods = EvaluationPeriod.objects.count()
     print(f"{len(actual['rows'])} day rows from {periods} periods")
     assert periods * 4 < len(actual["rows"])
+    # what the current evaluations rely on (compliance.selectors): a
+    # partner's latest evaluated day is covered by open periods only
+    for current in PartnerCurrent.objects.all():
+        latest = Evaluation.objects.filter(partner=current.partner_id, as_of=current.evaluated_on)
+        assert latest.exists()
+        assert not latest.filter(valid_to__isnull=False).exists(), current.partner_id
 
 
 # --- The recorded scenario is not trivial --------------------------------------------------

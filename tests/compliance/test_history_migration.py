@@ -28,8 +28,7 @@ FIELDS = (
 
 def _day_rows() -> list[tuple]:
     return sorted(
-        (*(getattr(e, name) for name in FIELDS), e.computed_at)
-        for e in Evaluation.objects.all()
+        (*(getattr(e, name) for name in FIELDS), e.computed_at) for e in Evaluation.objects.all()
     )
 
 

@@ -71,7 +71,9 @@ def test_a_rerun_of_a_past_day_changes_that_day_only(example1):
     evaluation_run(as_of=DAYS[1])  # the past, with today's data: as a day row did
     assert _ttm(DAYS[0])["partner"] == _ttm(DAYS[2])["partner"] == Decimal("288000.00000000")
     assert _ttm(DAYS[1])["partner"] == Decimal("300000.00000000")
-    assert [(p.valid_from, p.valid_to) for p in EvaluationPeriod.objects.order_by("valid_from")] == [
+    assert [
+        (p.valid_from, p.valid_to) for p in EvaluationPeriod.objects.order_by("valid_from")
+    ] == [
         (DAYS[0], DAYS[1]),
         (DAYS[1], DAYS[2]),
         (DAYS[2], None),  # the old findings carry on
