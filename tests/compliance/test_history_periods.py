@@ -13,7 +13,9 @@ from django.db import IntegrityError, transaction
 from compliance.models import EvaluatedDay, Evaluation, EvaluationPeriod
 from compliance.services import evaluation_run
 from partners import services as ps
-from tests.compliance.test_engine import example1  # noqa: F401 - fixture
+from tests.compliance.test_engine import example1 as _example1
+
+example1 = pytest.fixture(_example1.__wrapped__, name="example1")
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +31,10 @@ def _ttm(day: datetime.date) -> dict[str, Decimal | None]:
     }
 
 
-def _more_revenue(location, day=D(2022, 7, 31), amount="12000", reference="MORE"):
+def _more_revenue(location):
     ps.revenue_record_create(
-        location=location, revenue_date=day, amount=Decimal(amount), currency="USD",
-        reference=reference,
+        location=location, revenue_date=D(2022, 7, 31), amount=Decimal("12000"), currency="USD",
+        reference="MORE",
     )  # fmt: skip
 
 
