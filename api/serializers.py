@@ -312,6 +312,23 @@ class EvaluationSerializer(serializers.ModelSerializer):
         help_text="The deadline outlook (met, on_track, short); null without a revenue "
         "requirement or a deadline after as_of."
     )
+    # derived for the evaluation's day (the history keeps periods: ADR 0014)
+    pace_usd = serializers.DecimalField(
+        max_digits=30,
+        decimal_places=12,
+        read_only=True,
+        allow_null=True,
+        help_text="USD a day over the three complete months before as_of's month.",
+    )
+    projected_usd = serializers.DecimalField(
+        max_digits=30,
+        decimal_places=12,
+        read_only=True,
+        allow_null=True,
+        help_text="secured_usd + pace_usd x days_to_deadline.",
+    )
+    explanation = serializers.CharField(read_only=True, help_text="Why, in English.")
+    explanation_de = serializers.CharField(read_only=True, help_text="Why, in German.")
 
     @extend_schema_field(
         {"type": "string", "enum": [c for c, _ in Outlook.choices], "nullable": True}

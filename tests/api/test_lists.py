@@ -48,6 +48,16 @@ def test_evaluation_filters(staff_api, evaluated, today):
     assert by_policy["count"] >= 2
     assert {(e["policy"], e["purpose"]) for e in by_policy["results"]} == {(policy, "compliance")}
     assert staff_api.get("/api/v1/evaluations/?policy=no-such").json()["count"] == 0
+    # the figures derived for the day keep their format: strings of fixed places
+    with_outlook = [e for e in everything["results"] if e["pace_usd"] is not None]
+    assert with_outlook
+    for e in with_outlook:
+        assert len(e["pace_usd"].split(".")[1]) == 12
+        assert len(e["projected_usd"].split(".")[1]) == 12
+        assert e["explanation"] and e["explanation_de"]
+    # one evaluation by its id, the same as in the list
+    first = everything["results"][0]
+    assert staff_api.get(f"/api/v1/evaluations/{first['id']}/").json() == first
 
 
 @pytest.mark.parametrize(
