@@ -223,6 +223,7 @@ def _history_nights(args, night: datetime.date, result: dict) -> datetime.date:
             "''::text AS explanation_de FROM compliance_evaluation WHERE as_of = %s",
             [night],
         )
+        cursor.execute("CREATE INDEX bench_day_rows_id ON bench_day_rows (id)")
         cursor.executemany(
             "UPDATE bench_day_rows SET explanation = %s, explanation_de = %s WHERE id = %s",
             [(e.explanation, e.explanation_de, e.pk) for e in sample],
@@ -233,6 +234,7 @@ def _history_nights(args, night: datetime.date, result: dict) -> datetime.date:
         )
         cursor.execute("CREATE INDEX ON bench_day_rows (as_of, purpose, status)")
         cursor.execute("CREATE INDEX ON bench_day_rows (partner_id, as_of DESC)")
+        cursor.execute("DROP INDEX bench_day_rows_id")  # the day rows had no such index
         cursor.execute("VACUUM ANALYZE bench_day_rows")
         cursor.execute("SELECT pg_total_relation_size('bench_day_rows')")
         one_day = cursor.fetchone()[0]
