@@ -115,6 +115,20 @@ def _env(url: str) -> dict[str, str]:
     }
 
 
+def _bench_redis() -> str:
+    """A Redis database of its own for the load test's page caches
+    (emptied first), or "" when no Redis answers."""
+    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=1)
+        client.flushdb()
+    except Exception:  # no Redis: local memory, as before
+        return ""
+    return url
+
+
 def _size_url(base: str, suffix: str) -> str:
     parsed = urlparse(base)
     return parsed._replace(path=f"/{parsed.path.lstrip('/') or 'portal_bench'}_{suffix}").geturl()
@@ -213,8 +227,10 @@ def _history_nights(args, night: datetime.date, result: dict) -> datetime.date:
     columns = (
         "subject_type, subject_id, partner_id, location_id, policy_id, purpose, as_of, status, "
         "ttm_revenue_usd, threshold_usd, shortfall_usd, requirements, unmet, deadline, "
-        "days_to_deadline, secured_usd, rolling_off_usd, needed_usd, pace_total_usd, "
-        "pace_total_usd AS projected_usd, outlook, error, computed_at"
+        "days_to_deadline, secured_usd, rolling_off_usd, needed_usd, "
+        "(pace_total_usd / pace_days)::numeric(30, 12) AS pace_usd, "
+        "(secured_usd + pace_total_usd * days_to_deadline / pace_days)::numeric(30, 12) "
+        "AS projected_usd, outlook, error, computed_at"
     )
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_day_rows")
@@ -438,7 +454,15 @@ def _load(args, sample: list[str]) -> dict:
     out: dict = {}
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp:
         workdir = Path(tmp)
-        env = load.server_env(load.database_url(connection.settings_dict), STATIC_ROOT)
+        # Page caches shared by the workers, as in production (Redis, which the
+        # nightly task warms); local memory per worker only without a Redis.
+        shared = _bench_redis()
+        env = load.server_env(
+            load.database_url(connection.settings_dict),
+            STATIC_ROOT,
+            **({"REDIS_URL": shared} if shared else {}),
+        )
+        out["cache"] = "Redis (shared)" if shared else "local memory per worker"
         log = workdir / "gunicorn.log"
         with load.gunicorn(env, workers=args.workers, threads=args.threads, log=log) as url:
             for classes, seconds in (
@@ -657,7 +681,9 @@ def report(args, sizes: list[dict], imported: dict | None, started: float, load1
         f"{args.users} users (think time 0.5-2 s) for {args.load_seconds} s as `manager` "
         f"(the three staff pages in turn) and {max(5, args.load_seconds // 2)} s as `partner1`; "
         "percentiles over the requests after the last login, measured by the client on the "
-        "same 2 cores. Targets at the largest size: p95 under 150 ms, queries constant.",
+        "same 2 cores; page caches: "
+        f"{next((s['load']['cache'] for s in sizes if (s.get('load') or {}).get('cache')), '-')}. "
+        "Targets at the largest size: p95 under 150 ms, queries constant.",
         "",
         "| partners | page | queries | one request ms | requests | failures | p50 ms | p95 ms |",
         "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
