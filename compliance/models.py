@@ -310,6 +310,9 @@ class EvaluationPeriod(EvaluationFindings):
         verbose_name=_("policy"),
         on_delete=models.PROTECT,
         related_name="evaluation_periods",
+        # no index of its own: readers come by subject or partner; only
+        # deleting a policy asks by policy (a rare admin action, PROTECT)
+        db_index=False,
     )
     valid_from = models.DateField(_("valid from"))
     valid_to = models.DateField(
@@ -479,6 +482,7 @@ class Evaluation(EvaluationFindings):
             error=self.error,
             why=self.why or {},
             policy_code="",
+            subject_type=self.subject_type,
             secured_usd=self.secured_usd,
             rolling_off_usd=self.rolling_off_usd,
             needed_usd=self.needed_usd,

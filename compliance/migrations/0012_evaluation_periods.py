@@ -453,6 +453,7 @@ class Migration(migrations.Migration):
                 (
                     "policy",
                     models.ForeignKey(
+                        db_index=False,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="evaluation_periods",
                         to="compliance.policy",

@@ -69,8 +69,6 @@ def why_of(result: Result, outlook_error: str = "") -> dict[str, Any]:
         why["designations"] = result.designation_count
     if result.agreement_signed_on is not None:
         why["agreement"] = _iso(result.agreement_signed_on)
-    if result.subject_type:
-        why["subject"] = result.subject_type
     if outlook_error:
         why["outlook_error"] = outlook_error
     return why
@@ -90,6 +88,7 @@ class StoredFindings:
     error: str
     why: dict[str, Any]
     policy_code: str
+    subject_type: str = ""
     secured_usd: Decimal | None = None
     rolling_off_usd: Decimal | None = None
     needed_usd: Decimal | None = None
@@ -158,7 +157,7 @@ class StoredFindings:
             last_deadline=None,
             error=self.error or None,
             policy_code=self.policy_code,
-            subject_type=why.get("subject", ""),
+            subject_type=self.subject_type,
             not_applicable_reason=why.get("na"),
             support=support,
             designation_count=why.get("designations"),
