@@ -581,8 +581,8 @@ def report(args, sizes: list[dict], imported: dict | None, started: float, load1
         "",
         "## Nightly evaluation",
         "",
-        "`evaluate_eligibility --json` for a new night (evaluate every subject, decide, insert "
-        "every evaluation) next to the bare SQL TTM `SUM … GROUP BY location` over the same "
+        "`evaluate_eligibility --json` for a new night (evaluate every subject, decide, record "
+        "what changed) next to the bare SQL TTM `SUM … GROUP BY location` over the same "
         "window. Peak memory: max RSS of one more night as a process of its own. "
         "Targets at the largest size: ratio ≤ 1.5, under 30 s, under 500 MB. "
         "Simulation: `simulate_policy --json` of the same night, threshold raised by half "

@@ -201,37 +201,54 @@ def _key_match(left: str, right: str) -> str:
     return " AND ".join(f"{left}.{c} = {right}.{c}" for c in KEY)
 
 
-def _covers(alias: str) -> str:
-    return f"{alias}.valid_from <= %s AND ({alias}.valid_to IS NULL OR {alias}.valid_to > %s)"
+def _covers(alias: str, day: datetime.date, later: bool) -> tuple[str, list[Any]]:
+    """SQL (and its parameters) for "period ``alias`` covers ``day``".
+    Without later days evaluated (every nightly run) only open periods can
+    (every end written so far is on or before the latest evaluated day), so
+    the comparison joins the open periods alone - through their unique
+    partial index - whatever the length of the history."""
+    if not later:
+        return f"{alias}.valid_from <= %s AND {alias}.valid_to IS NULL", [day]
+    return (
+        f"{alias}.valid_from <= %s AND ({alias}.valid_to IS NULL OR {alias}.valid_to > %s)",
+        [day, day],
+    )
 
 
-def _changed(day: datetime.date) -> list[tuple]:
+def _changed(day: datetime.date, later: bool) -> list[tuple]:
     """(key..., period id, valid_from, valid_to, next start) of every staged
-    finding that differs from the period covering ``day`` or has none."""
-    differs = _differs()
+    finding that differs from the period covering ``day`` or has none (the
+    next start of its key after ``day`` only matters with later days)."""
+    covers, params = _covers("p", day, later)
+    if later:
+        next_start = (
+            f"CASE WHEN p.id IS NULL THEN (SELECT MIN(q.valid_from) FROM {_TABLE} q "
+            f"WHERE {_key_match('q', 's')} AND q.valid_from > %s) END"
+        )
+        params = [day, *params]
+    else:
+        next_start = "NULL"
     sql = (
         f"SELECT s.subject_type, s.subject_id, s.policy_id, s.purpose, "
-        f"p.id, p.valid_from, p.valid_to, "
-        f"(SELECT MIN(q.valid_from) FROM {_TABLE} q WHERE {_key_match('q', 's')} "
-        f"AND q.valid_from > %s) "
-        f"FROM {_STAGE} s LEFT JOIN {_TABLE} p ON {_key_match('p', 's')} AND {_covers('p')} "
-        f"WHERE p.id IS NULL OR {differs}"
+        f"p.id, p.valid_from, p.valid_to, {next_start} "
+        f"FROM {_STAGE} s LEFT JOIN {_TABLE} p ON {_key_match('p', 's')} AND {covers} "
+        f"WHERE p.id IS NULL OR {_differs()}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [day, day, day])
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def _absent(day: datetime.date, partner_pks: set[int] | None) -> list[tuple]:
+def _absent(day: datetime.date, later: bool, partner_pks: set[int] | None) -> list[tuple]:
     """(id, valid_from, valid_to) of periods covering ``day`` (of
     ``partner_pks``, or of everyone) whose key the run did not find."""
-    params: list[Any] = [day, day]
+    covers, params = _covers("p", day, later)
     scope = ""
     if partner_pks is not None:
         scope = f" AND p.partner_id IN ({', '.join(['%s'] * len(partner_pks))})"
         params += sorted(partner_pks)
     sql = (
-        f"SELECT p.id, p.valid_from, p.valid_to FROM {_TABLE} p WHERE {_covers('p')}{scope} "
+        f"SELECT p.id, p.valid_from, p.valid_to FROM {_TABLE} p WHERE {covers}{scope} "
         f"AND NOT EXISTS (SELECT 1 FROM {_STAGE} s WHERE {_key_match('s', 'p')})"
     )
     with connection.cursor() as cursor:
@@ -280,8 +297,8 @@ def record_day(
         new_for = set(partner_pks) - seen
     next_day = day + datetime.timedelta(days=1)
     _stage(findings)
-    changed = _changed(day)
-    absent = _absent(day, new_for) if new_for is None or new_for else []
+    changed = _changed(day, later)
+    absent = _absent(day, later, new_for) if new_for is None or new_for else []
     carry: list[int] = []  # periods whose findings go on from day + 1
     close: list[int] = []  # absent periods that stop covering the day
     remove: list[int] = []
