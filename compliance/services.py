@@ -529,7 +529,8 @@ def evaluation_run(
                 )
         if save:
             written = history.record_day(
-                (_finding(o) for o in summary.outputs),
+                summary.outputs,
+                _finding,
                 day=as_of,
                 partner_pks=pks,
                 now=timezone.now(),
