@@ -249,9 +249,14 @@ def _absent(day: datetime.date, later: bool, partner_pks: set[int] | None) -> li
         scope = f" AND p.partner_id IN ({', '.join(['%s'] * len(partner_pks))})"
         params += sorted(partner_pks)
     sql = (
-        f"SELECT p.id, p.valid_from, p.valid_to FROM {_TABLE} p WHERE {covers}{scope} "
-        f"AND NOT EXISTS (SELECT 1 FROM {_STAGE} s WHERE {_key_match('s', 'p')})"
+        f"SELECT p.id, p.valid_from, p.valid_to, p.partner_id FROM {_TABLE} p "
+        f"WHERE {covers}{scope} "
+        f"AND NOT EXISTS (SELECT 1 FROM {_STAGE} s WHERE {_key_match('s', 'p')}) "
+        # a partner a write re-evaluated on the day keeps what that run found
+        f"AND NOT EXISTS (SELECT 1 FROM compliance_evaluatedday d WHERE d.as_of = %s "
+        f"AND d.partner_id = p.partner_id)"
     )
+    params.append(day)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -292,8 +297,18 @@ def record_day(
 
     written = Written()
     _lock()
-    days = EvaluatedDay.objects.filter(_days_scope(partner_pks))
-    later = days.filter(as_of__gt=day).exists()
+    # "later": some day after this one is evaluated for the partner already
+    # (a full day for everyone, or a day a write re-evaluated it alone)
+    after = EvaluatedDay.objects.filter(_days_scope(partner_pks), as_of__gt=day)
+    full_later = after.filter(partner__isnull=True).exists()
+    partial_later = set(
+        after.filter(partner__isnull=False).values_list("partner_id", flat=True).distinct()
+    )
+    later = full_later or bool(partial_later)  # for some partner: the SQL's general form
+
+    def later_for(partner_pk: int) -> bool:
+        return full_later or partner_pk in partial_later
+
     full_done = EvaluatedDay.objects.filter(as_of=day, partner__isnull=True).exists()
     if partner_pks is None:
         new_for: set[int] | None = None if not full_done else set()
@@ -318,8 +333,9 @@ def record_day(
     for *key, pk, start, until, next_start in changed:
         finding_ = finding_of(items[position[(key[0], key[1], key[2], key[3])]])
         start, until, next_start = _as_date(start), _as_date(until), _as_date(next_start)
+        its_later = later_for(finding_.partner_pk)
         if pk is not None:
-            if later and (until is None or until > next_day):
+            if its_later and (until is None or until > next_day):
                 carry.append(pk)
             if start == day:  # replaced in place below
                 replaced = True
@@ -334,18 +350,19 @@ def record_day(
                 "",  # new periods are worded on read
                 "",
                 day,
-                next_day if later else (next_start if pk is None else until),
+                next_day if its_later else (next_start if pk is None else until),
                 now,
             )
         )
-    for pk, start, until in absent:
+    for pk, start, until, partner_pk in absent:
         start, until = _as_date(start), _as_date(until)
-        if later and (until is None or until > next_day):
+        if later_for(partner_pk) and (until is None or until > next_day):
             carry.append(pk)
         (close if start is not None and start < day else remove).append(pk)
     carried = _carried(carry, next_day, now) if carry else []
     if replaced:
-        written.replaced = _replace(day, next_day if later else None, now)
+        ending = None if full_later else partial_later
+        written.replaced = _replace(day, next_day if later else None, ending, now)
     _unstage()
     for chunk in in_chunks(remove):
         written.removed += EvaluationPeriod.objects.filter(pk__in=chunk).delete()[0]
@@ -360,13 +377,25 @@ def _differs() -> str:
     return " OR ".join(f"p.{c} {distinct} s.{c}" for c in COMPARED)
 
 
-def _replace(day: datetime.date, until: datetime.date | None, now: datetime.datetime) -> int:
+def _replace(
+    day: datetime.date,
+    until: datetime.date | None,
+    partners: set[int] | None,
+    now: datetime.datetime,
+) -> int:
     """The changed periods that began on ``day`` take the new findings in
     place (a re-run of the day); with later days evaluated they end on
-    ``until`` (their old findings carry on after it). One statement."""
+    ``until`` (their old findings carry on after it) - those of
+    ``partners`` only, unless it is None. One statement."""
     assignments = ", ".join(f"{c} = s.{c}" for c in COMPARED)
-    end = "valid_to = %s, " if until is not None else ""
-    params: list[Any] = [until] if until is not None else []
+    params: list[Any] = []
+    end = ""
+    if until is not None and partners is None:
+        end, params = "valid_to = %s, ", [until]
+    elif until is not None and partners:
+        marks = ", ".join(["%s"] * len(partners))
+        end = f"valid_to = CASE WHEN partner_id IN ({marks}) THEN %s ELSE valid_to END, "
+        params = [*sorted(partners), until]
     sql = (
         f"UPDATE {_TABLE} AS p SET {assignments}, {end}computed_at = %s "
         f"FROM {_STAGE} AS s WHERE {_key_match('p', 's')} AND p.valid_from = %s "

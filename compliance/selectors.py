@@ -259,7 +259,6 @@ def current_evaluations(
     rows = Evaluation.objects.filter(
         partner__in=partners.order_by().values("pk"),
         as_of=F("partner__current__evaluated_on"),
-        valid_to__isnull=True,  # implied (ADR 0014); lets the open-period index serve it
     )
     return rows if purpose is None else rows.filter(purpose=purpose)
 
@@ -300,7 +299,6 @@ def partners_with_worst_status(
     current = Evaluation.objects.filter(
         partner=OuterRef("pk"),
         as_of=OuterRef("latest_as_of"),
-        valid_to__isnull=True,  # implied (ADR 0014); the open-period index serves it
         purpose=Purpose.COMPLIANCE,
         policy=policy,
     )

@@ -76,8 +76,8 @@ def test_sixty_nights_give_the_recorded_rows(reference_data):
     periods = EvaluationPeriod.objects.count()
     print(f"{len(actual['rows'])} day rows from {periods} periods")
     assert periods * 4 < len(actual["rows"])
-    # what the current evaluations rely on (compliance.selectors): a
-    # partner's latest evaluated day is covered by open periods only
+    # in nightly order (no write re-evaluated a partner ahead of a full
+    # run), a partner's latest evaluated day is covered by open periods
     for current in PartnerCurrent.objects.all():
         latest = Evaluation.objects.filter(partner=current.partner_id, as_of=current.evaluated_on)
         assert latest.exists()
