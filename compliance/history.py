@@ -30,15 +30,17 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from django.db import connection
 from django.db.models import Field, Q
 
 from core.bulk import copy_insert, copy_rows, in_chunks
+from core.formatting import round_places
 
 from .models import EvaluatedDay, EvaluationPeriod
+from .revenue_sums import as_date
 from .rules import findings as rules_findings
 from .rules import outlook as outlook_rules
 
@@ -86,9 +88,7 @@ _LOCK = 0x45564C  # "EVL"
 
 def _stored(amount: Decimal | None, places: int = 8) -> Decimal | None:
     """An exact amount as the column keeps it (half-up at ``places``)."""
-    if amount is None:
-        return None
-    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return None if amount is None else round_places(amount, places)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,9 +263,7 @@ def _absent(day: datetime.date, later: bool, partner_pks: set[int] | None) -> li
 
 
 def _as_date(value: Any) -> datetime.date | None:
-    if value is None or isinstance(value, datetime.date):
-        return value
-    return datetime.date.fromisoformat(value)
+    return None if value is None else as_date(value)
 
 
 def _days_scope(partner_pks: set[int] | None) -> Q:

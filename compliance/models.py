@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,7 +13,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from core.formatting import is_german
+from core.formatting import is_german, round_places
 from partners.models import BillingModel, PlanType
 
 from .rules import findings as rules_findings
@@ -496,7 +496,7 @@ class Evaluation(EvaluationFindings):
         """USD a day over the pace months (12 places, as stored before)."""
         if self.pace_total_usd is None or not self.pace_days:
             return None
-        return _places(outlook_rules.pace(self.pace_total_usd, self.pace_days), 12)
+        return round_places(outlook_rules.pace(self.pace_total_usd, self.pace_days), 12)
 
     @property
     def projected_usd(self) -> Decimal | None:
@@ -508,7 +508,7 @@ class Evaluation(EvaluationFindings):
             or self.days_to_deadline is None
         ):
             return None
-        return _places(
+        return round_places(
             outlook_rules.projected(
                 self.secured_usd, self.pace_total_usd, self.pace_days, self.days_to_deadline
             ),
@@ -543,10 +543,6 @@ class Evaluation(EvaluationFindings):
     def reader_explanation(self) -> str:
         """In the active language (the reader's)."""
         return self.explanation_in(get_language() or "en")
-
-
-def _places(amount: Decimal, places: int) -> Decimal:
-    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 class PartnerCurrent(models.Model):

@@ -14,6 +14,12 @@ from functools import lru_cache
 CENT = Decimal("0.01")
 
 
+def round_places(amount: Decimal, places: int) -> Decimal:
+    """``amount`` rounded half-up at ``places`` decimals (as a column of that
+    scale keeps it)."""
+    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
 def round_cents(amount: Decimal) -> Decimal:
     """``amount`` rounded half-up to cents: the one rounding of money for
     display, files and JSON."""
