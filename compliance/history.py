@@ -14,10 +14,13 @@ The rules for a run of day ``g`` ("later" = some day after ``g`` has been
 evaluated for the run's partners already):
 
 - unchanged: nothing;
-- changed: the old period ends on ``g`` (or goes, if it began on ``g``); the
-  new one covers ``g`` and, unless later days exist, what the old one
-  covered after ``g``; with later days the old findings carry on from
-  ``g + 1`` (a re-run of the past changes that day only);
+- changed (the findings, or the partner a location belongs to): the old
+  period ends on ``g`` (or goes, if it began on ``g``); the new one covers
+  ``g`` and, unless later days exist, what the old one covered after ``g``;
+  with later days the old findings carry on from the partner's next
+  evaluated day (a re-run of the past changes that day only, and every
+  period begins on a day its partner was evaluated: "the period before
+  day ``d``" is the previous evaluation);
 - new to the run: a period from ``g`` (to ``g + 1`` if later days exist);
 - not in the run although evaluated before (a policy no longer in force,
   say), on a day not evaluated before for its partner: its period stops
@@ -34,21 +37,20 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from django.db import connection
-from django.db.models import Field, Q
+from django.db.models import Field, Min, Q
 
 from core.bulk import copy_insert, copy_rows, in_chunks
 from core.formatting import round_places
 
-from .models import EvaluatedDay, EvaluationPeriod
+from .models import EvaluatedDay, Evaluation, EvaluationPeriod
 from .revenue_sums import as_date
 from .rules import findings as rules_findings
 from .rules import outlook as outlook_rules
 
 T = TypeVar("T")
 KEY = ("subject_type", "subject_id", "policy_id", "purpose")
-#: compared night to night; everything a period keeps but its key, its
-#: days and the time of computing
-COMPARED = (
+#: what a run found, beyond whose subject it is
+FINDINGS = (
     "status",
     "ttm_revenue_usd",
     "threshold_usd",
@@ -65,12 +67,14 @@ COMPARED = (
     "error",
     "why",
 )
+#: compared night to night; everything a period keeps but its key, its
+#: days and the time of computing (a location moved to another partner is
+#: that partner's from the day it is evaluated there, as a day row was)
+COMPARED = ("partner_id", "location_id", *FINDINGS)
 STAGED = (*KEY, *COMPARED)
-#: a new period's columns, in the order of :func:`findings_row`
+#: a new period's columns
 ROW = (
     *KEY,
-    "partner_id",
-    "location_id",
     *COMPARED,
     "legacy_explanation",
     "legacy_explanation_de",
@@ -99,7 +103,7 @@ class Finding:
     key: tuple[str, str, int, str]
     partner_pk: int
     location_pk: int | None
-    values: tuple[Any, ...]  # in the order of COMPARED
+    values: tuple[Any, ...]  # in the order of FINDINGS
 
 
 def finding(
@@ -167,7 +171,8 @@ def _stage(findings: Iterable[Finding]) -> None:
         cursor.execute(
             f"CREATE TEMPORARY TABLE {_STAGE} AS SELECT {columns} FROM {_TABLE} WHERE 1 = 0"
         )
-    rows = ((*f.key, *f.values) for f in findings)  # streamed: no second copy
+    # streamed: no second copy
+    rows = ((*f.key, f.partner_pk, f.location_pk, *f.values) for f in findings)
     if connection.vendor == "postgresql":
         # no index (PostgreSQL hash-joins the stage with the periods) and no
         # ANALYZE (the planner reads the new table's size; 0.2 s at 10,000)
@@ -202,13 +207,14 @@ def _key_match(left: str, right: str) -> str:
     return " AND ".join(f"{left}.{c} = {right}.{c}" for c in KEY)
 
 
-def _covers(alias: str, day: datetime.date, later: bool) -> tuple[str, list[Any]]:
+def _covers(alias: str, day: datetime.date, spread: bool) -> tuple[str, list[Any]]:
     """SQL (and its parameters) for "period ``alias`` covers ``day``".
-    Without later days evaluated (every nightly run) only open periods can
-    (every end written so far is on or before the latest evaluated day), so
-    the comparison joins the open periods alone - through their unique
-    partial index - whatever the length of the history."""
-    if not later:
+    Unless some period ends after ``day`` (``spread``: later days were
+    evaluated, or a later day's rows deleted) only open periods can - on
+    every nightly run - so the comparison joins the open periods alone,
+    through their unique partial index, whatever the length of the
+    history."""
+    if not spread:
         return f"{alias}.valid_from <= %s AND {alias}.valid_to IS NULL", [day]
     return (
         f"{alias}.valid_from <= %s AND ({alias}.valid_to IS NULL OR {alias}.valid_to > %s)",
@@ -216,11 +222,11 @@ def _covers(alias: str, day: datetime.date, later: bool) -> tuple[str, list[Any]
     )
 
 
-def _changed(day: datetime.date, later: bool) -> list[tuple]:
-    """(key..., period id, valid_from, valid_to, next start) of every staged
+def _changed(day: datetime.date, later: bool, spread: bool) -> list[tuple]:
+    """(key..., period id, its partner, valid_from, valid_to, next start) of every staged
     finding that differs from the period covering ``day`` or has none (the
     next start of its key after ``day`` only matters with later days)."""
-    covers, params = _covers("p", day, later)
+    covers, params = _covers("p", day, spread)
     if later:
         next_start = (
             f"CASE WHEN p.id IS NULL THEN (SELECT MIN(q.valid_from) FROM {_TABLE} q "
@@ -231,7 +237,7 @@ def _changed(day: datetime.date, later: bool) -> list[tuple]:
         next_start = "NULL"
     sql = (
         f"SELECT s.subject_type, s.subject_id, s.policy_id, s.purpose, "
-        f"p.id, p.valid_from, p.valid_to, {next_start} "
+        f"p.id, p.partner_id, p.valid_from, p.valid_to, {next_start} "
         f"FROM {_STAGE} s LEFT JOIN {_TABLE} p ON {_key_match('p', 's')} AND {covers} "
         f"WHERE p.id IS NULL OR {_differs()}"
     )
@@ -240,10 +246,10 @@ def _changed(day: datetime.date, later: bool) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _absent(day: datetime.date, later: bool, partner_pks: set[int] | None) -> list[tuple]:
+def _absent(day: datetime.date, spread: bool, partner_pks: set[int] | None) -> list[tuple]:
     """(id, valid_from, valid_to) of periods covering ``day`` (of
     ``partner_pks``, or of everyone) whose key the run did not find."""
-    covers, params = _covers("p", day, later)
+    covers, params = _covers("p", day, spread)
     scope = ""
     if partner_pks is not None:
         scope = f" AND p.partner_id IN ({', '.join(['%s'] * len(partner_pks))})"
@@ -297,15 +303,15 @@ def record_day(
     _lock()
     # "later": some day after this one is evaluated for the partner already
     # (a full day for everyone, or a day a write re-evaluated it alone)
-    after = EvaluatedDay.objects.filter(_days_scope(partner_pks), as_of__gt=day)
-    full_later = after.filter(partner__isnull=True).exists()
-    partial_later = set(
-        after.filter(partner__isnull=False).values_list("partner_id", flat=True).distinct()
+    after = EvaluatedDay.objects.filter(as_of__gt=day)
+    full_next = after.filter(partner__isnull=True).aggregate(first=Min("as_of"))["first"]
+    partial_next: dict[int, datetime.date] = dict(
+        after.filter(_days_scope(partner_pks), partner__isnull=False)
+        .values_list("partner_id")
+        .annotate(first=Min("as_of"))
+        .values_list("partner_id", "first")
     )
-    later = full_later or bool(partial_later)  # for some partner: the SQL's general form
-
-    def later_for(partner_pk: int) -> bool:
-        return full_later or partner_pk in partial_later
+    later = full_next is not None or bool(partial_next)  # for some partner: the SQL's general form
 
     full_done = EvaluatedDay.objects.filter(as_of=day, partner__isnull=True).exists()
     if partner_pks is None:
@@ -321,20 +327,38 @@ def record_day(
         new_for = set(partner_pks) - seen
     next_day = day + datetime.timedelta(days=1)
     _stage(staged())
-    changed = _changed(day, later)
-    absent = _absent(day, later, new_for) if new_for is None or new_for else []
-    carry: list[int] = []  # periods whose findings go on from day + 1
+    # one index probe (valid_to, valid_from); false on every nightly run
+    spread = later or EvaluationPeriod.objects.filter(valid_to__gt=day).exists()
+    changed = _changed(day, later, spread)
+    absent = _absent(day, spread, new_for) if new_for is None or new_for else []
+    # a period's partner may lie outside the run's (a location moved)
+    others = {row[5] for row in changed if row[4] is not None} | {row[3] for row in absent}
+    others -= partial_next.keys() | (partner_pks or set())
+    if later and others:
+        partial_next.update(
+            EvaluatedDay.objects.filter(as_of__gt=day, partner__in=others)
+            .values_list("partner_id")
+            .annotate(first=Min("as_of"))
+            .values_list("partner_id", "first")
+        )
+
+    def next_evaluated(partner_pk: int) -> datetime.date | None:
+        """The partner's first evaluated day after ``day``."""
+        days = [d for d in (full_next, partial_next.get(partner_pk)) if d is not None]
+        return min(days, default=None)
+
+    carry: list[int] = []  # periods whose findings go on from a later day
     close: list[int] = []  # absent periods that stop covering the day
     remove: list[int] = []
     new_rows: list[tuple] = []
     replaced = False
-    for *key, pk, start, until, next_start in changed:
+    for *key, pk, old_partner, start, until, next_start in changed:
         finding_ = finding_of(items[position[(key[0], key[1], key[2], key[3])]])
         start, until, next_start = _as_date(start), _as_date(until), _as_date(next_start)
-        its_later = later_for(finding_.partner_pk)
+        its_later = next_evaluated(finding_.partner_pk) is not None
         if pk is not None:
-            if its_later and (until is None or until > next_day):
-                carry.append(pk)
+            its_later = its_later or next_evaluated(old_partner) is not None
+            carry.append(pk)
             if start == day:  # replaced in place below
                 replaced = True
                 continue
@@ -352,14 +376,13 @@ def record_day(
                 now,
             )
         )
-    for pk, start, until, partner_pk in absent:
-        start, until = _as_date(start), _as_date(until)
-        if later_for(partner_pk) and (until is None or until > next_day):
-            carry.append(pk)
+    for pk, start, _until, _partner_pk in absent:
+        start = _as_date(start)
+        carry.append(pk)
         (close if start is not None and start < day else remove).append(pk)
-    carried = _carried(carry, next_day, now) if carry else []
+    carried = _carried(carry, next_evaluated, now) if later and carry else []
     if replaced:
-        ending = None if full_later else partial_later
+        ending = None if full_next is not None else set(partial_next)
         written.replaced = _replace(day, next_day if later else None, ending, now)
     _unstage()
     for chunk in in_chunks(remove):
@@ -392,7 +415,7 @@ def _replace(
         end, params = "valid_to = %s, ", [until]
     elif until is not None and partners:
         marks = ", ".join(["%s"] * len(partners))
-        end = f"valid_to = CASE WHEN partner_id IN ({marks}) THEN %s ELSE valid_to END, "
+        end = f"valid_to = CASE WHEN p.partner_id IN ({marks}) THEN %s ELSE p.valid_to END, "
         params = [*sorted(partners), until]
     sql = (
         f"UPDATE {_TABLE} AS p SET {assignments}, {end}computed_at = %s "
@@ -421,14 +444,22 @@ def _close(pks: list[int], day: datetime.date) -> int:
     )
 
 
-def _carried(pks: list[int], start: datetime.date, now: datetime.datetime) -> list[tuple]:
-    """Copies of periods ``pks`` from ``start`` on (their own end kept)."""
+def _carried(
+    pks: list[int],
+    next_evaluated: Callable[[int], datetime.date | None],
+    now: datetime.datetime,
+) -> list[tuple]:
+    """Copies of periods ``pks`` from their partner's next evaluated day on
+    (their own end kept) - of those that cover it."""
     names = [n for n in ROW if n not in ("valid_from", "computed_at")]
+    partner_at = names.index("partner_id")
     rows: list[tuple] = []
     for chunk in in_chunks(pks):
         for values in EvaluationPeriod.objects.filter(pk__in=chunk).values_list(*names):
             *head, until = values
-            rows.append((*head, start, until, now))
+            start, end = next_evaluated(head[partner_at]), _as_date(until)
+            if start is not None and (end is None or end > start):
+                rows.append((*head, start, until, now))
     return rows
 
 
@@ -457,3 +488,65 @@ def _record_evaluated(
         EvaluatedDay.objects.bulk_create(
             [EvaluatedDay(as_of=day, partner_id=pk, computed_at=now) for pk in sorted(new_for)]
         )
+
+
+def uncover(days_of: dict[int, set[datetime.date]]) -> int:
+    """Take days out of periods (``days_of``: period id -> days), as
+    deleting those days' rows did: a period is cut around each day, and a
+    piece that covers no day its partner was evaluated goes. An evaluated
+    day left without any evaluation is no longer evaluated. Returns the
+    (period, day) rows taken out. Call inside a transaction."""
+    if not days_of:
+        return 0
+    _lock()
+    names = [n for n in ROW if n not in ("valid_from", "valid_to")]
+    periods: list[tuple[int, tuple, datetime.date, datetime.date | None]] = []
+    for chunk in in_chunks(sorted(days_of)):
+        for pk, start, until, *values in EvaluationPeriod.objects.filter(pk__in=chunk).values_list(
+            "pk", "valid_from", "valid_to", *names
+        ):
+            periods.append((pk, tuple(values), as_date(start), _as_date(until)))
+    partner_at = names.index("partner_id")
+    first = min(start for _, _, start, _ in periods)
+    evaluated: dict[int | None, list[datetime.date]] = {}
+    for partner_pk, as_of in EvaluatedDay.objects.filter(as_of__gte=first).values_list(
+        "partner_id", "as_of"
+    ):
+        evaluated.setdefault(partner_pk, []).append(as_of)
+
+    def shows(partner_pk: int, start: datetime.date, until: datetime.date | None) -> bool:
+        return any(
+            start <= d and (until is None or d < until)
+            for d in (*evaluated.get(None, ()), *evaluated.get(partner_pk, ()))
+        )
+
+    one = datetime.timedelta(days=1)
+    pieces: list[tuple] = []
+    taken = 0
+    for pk, values, start, until in periods:
+        cut = start
+        for day in sorted(days_of[pk]):
+            if day < start or (until is not None and day >= until):
+                continue
+            taken += 1
+            if cut < day and shows(values[partner_at], cut, day):
+                pieces.append((cut, day, values))
+            cut = day + one
+        if (until is None or cut < until) and shows(values[partner_at], cut, until):
+            pieces.append((cut, until, values))
+    for chunk in in_chunks([pk for pk, *_ in periods]):
+        EvaluationPeriod.objects.filter(pk__in=chunk).delete()
+    # ROW is ``names`` with the days before the last column (computed_at)
+    _insert([(*values[:-1], start, until, values[-1]) for start, until, values in pieces])
+    _forget_empty_days({d for ds in days_of.values() for d in ds})
+    return taken
+
+
+def _forget_empty_days(days: set[datetime.date]) -> None:
+    """The evaluated days of ``days`` that no evaluation shows any more."""
+    for evaluated in EvaluatedDay.objects.filter(as_of__in=days):
+        rows = Evaluation.objects.filter(as_of=evaluated.as_of)
+        if evaluated.partner_id is not None:
+            rows = rows.filter(partner_id=evaluated.partner_id)
+        if not rows.exists():
+            evaluated.delete()
