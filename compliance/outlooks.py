@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 
 class SubjectLocations(Protocol):
+    partner_pks: set[int] | None
+
     def subject_location_pks(self, subject: Subject) -> list[int]: ...
 
 
@@ -30,7 +32,8 @@ def deadline_outlooks(
     """The deadline outlook of every subject with a revenue requirement and a
     deadline after ``as_of`` (PRODUCT 4.9), set-based: one query sums what
     rolls off before each deadline window, what is dated from today until
-    each deadline, and the pace months, for all of them at once.
+    each deadline and the pace months, for all of them at once, and one
+    more reads what is dated from today on (the date index).
 
     secured = today's TTM - rolling off + revenue dated from ``as_of`` up to
     the day before the deadline (the deadline window is today's TTM window
@@ -73,15 +76,13 @@ def deadline_outlooks(
             else:
                 key = ("rolling_off", end)
                 requests.setdefault(key, (windows.rolling_off, set()))[1].update(location_pks)
-        # Dated from today (or from the window's start, for a deadline more
-        # than a year away) to the day before the deadline.
-        ahead = rules.Window(max(as_of, windows.secured.start), windows.secured.end)
-        requests.setdefault(("ahead", windows.deadline), (ahead, set()))[1].update(location_pks)
         if pace_sums is None:
             requests["pace"][1].update(location_pks)
     sums: dict[Hashable, revenue_sums.RevenueTotals] = dict(
         revenue_sums.revenue_totals_for_spans(requests)
     )
+    # Dated from today on: a few future-dated lines, one index read
+    dated = revenue_sums.revenue_dated_from(as_of, facts.partner_pks)
     if pace_sums is not None:
         sums["pace"] = pace_sums
 
@@ -114,7 +115,10 @@ def deadline_outlooks(
             rolling_off = ttm - stays_usd
         else:
             rolling_off, error_1 = total(("rolling_off", windows.rolling_off.end), location_pks)
-        ahead_usd, error_2 = total(("ahead", windows.deadline), location_pks)
+        # dated from today (or from the window's start, for a deadline more
+        # than a year away) to the day before the deadline
+        ahead = rules.Window(max(as_of, windows.secured.start), windows.secured.end)
+        ahead_usd, error_2 = dated.total(location_pks, ahead)
         pace_total, error_3 = total("pace", location_pks)
         error = error_1 or error_2 or error_3
         if error:

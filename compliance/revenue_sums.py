@@ -116,6 +116,8 @@ def revenue_totals(
 
 
 _USD = "CASE WHEN r.currency_id = 'USD' THEN r.amount ELSE r.amount * fx.usd_per_unit END"
+#: a line's month (a date has no time zone: no conversion through one)
+_MONTH = "date_trunc('month', r.revenue_date::timestamp)::date"
 _NO_RATE = "r.currency_id <> 'USD' AND fx.usd_per_unit IS NULL"
 
 
@@ -137,7 +139,7 @@ def _revenue_totals_postgres(
           FROM partners_revenuerecord r
           LEFT JOIN partners_exchangerate fx
             ON fx.currency_id = r.currency_id
-           AND fx.month = date_trunc('month', r.revenue_date)::date
+           AND fx.month = {_MONTH}
          WHERE r.revenue_date BETWEEN %s AND %s{extra}
          GROUP BY r.location_id
     """
@@ -156,11 +158,11 @@ def _revenue_totals_postgres(
             cursor.execute(
                 f"""
                 SELECT DISTINCT r.location_id, r.currency_id,
-                       date_trunc('month', r.revenue_date)::date
+                       {_MONTH}
                   FROM partners_revenuerecord r
                   LEFT JOIN partners_exchangerate fx
                     ON fx.currency_id = r.currency_id
-                   AND fx.month = date_trunc('month', r.revenue_date)::date
+                   AND fx.month = {_MONTH}
                  WHERE r.revenue_date BETWEEN %s AND %s{extra}
                    AND r.currency_id <> 'USD' AND fx.id IS NULL
                 """,
@@ -203,6 +205,77 @@ def _revenue_totals_portable(
             if (part := totals.inner_for(month)) is not None:
                 part.add(location_pk, currency, month, amount, rates)
     return totals
+
+
+@dataclass
+class DatedFrom:
+    """Each location's revenue dated on or after a day, per day and in USD
+    (future-dated lines: a few, read through the date index), with the
+    missing rates per day."""
+
+    usd: dict[int, list[tuple[datetime.date, Decimal]]] = field(default_factory=dict)
+    missing: dict[int, list[tuple[datetime.date, tuple[str, datetime.date]]]] = field(
+        default_factory=dict
+    )
+
+    def total(self, location_pks: list[int], window: rules.Window) -> tuple[Decimal, str | None]:
+        """The sum over ``window`` of ``location_pks``, and the error naming
+        the missing rates in it, if any."""
+        total = Decimal(0)
+        gaps: set[tuple[str, datetime.date]] = set()
+        for pk in location_pks:
+            for day, usd in self.usd.get(pk, ()):
+                if day in window:
+                    total += usd
+            for day, gap in self.missing.get(pk, ()):
+                if day in window:
+                    gaps.add(gap)
+        return total, missing_rates_message(sorted(gaps)) if gaps else None
+
+
+def revenue_dated_from(first: datetime.date, partner_pks: set[int] | None = None) -> DatedFrom:
+    """Every location's revenue dated on or after ``first``, per day, each
+    line converted with its month's rate (a missing rate marks the day
+    missing, never zero): one query, the date index."""
+    found = DatedFrom()
+    if partner_pks is not None and not partner_pks:
+        return found
+    params: list = [first.isoformat() if connection.vendor != "postgresql" else first]
+    extra = _partner_filter_sql(partner_pks, params)
+    amount = (
+        "SUM(r.amount)"
+        if connection.vendor == "postgresql"
+        else "SUM(CAST(ROUND(r.amount * 1000000) AS INTEGER))"
+    )
+    sql = f"""
+        SELECT r.location_id, r.revenue_date, r.currency_id, {amount}
+          FROM partners_revenuerecord r
+         WHERE r.revenue_date >= %s{extra}
+         GROUP BY 1, 2, 3
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        lines = cursor.fetchall()
+    if not lines:
+        return found
+    months = {as_date(day).replace(day=1) for _pk, day, _currency, _amount in lines}
+    rates = {
+        (currency, month): rate
+        for currency, month, rate in ExchangeRate.objects.filter(month__in=months).values_list(
+            "currency_id", "month", "usd_per_unit"
+        )
+    }
+    for location_pk, day_value, currency, amount in lines:
+        day = as_date(day_value)
+        month = day.replace(day=1)
+        exact = amount if connection.vendor == "postgresql" else Decimal(amount) * MICRO
+        if currency == "USD":
+            found.usd.setdefault(location_pk, []).append((day, exact))
+        elif (currency, month) in rates:
+            found.usd.setdefault(location_pk, []).append((day, exact * rates[(currency, month)]))
+        else:
+            found.missing.setdefault(location_pk, []).append((day, (currency, month)))
+    return found
 
 
 def revenue_totals_for_windows(
@@ -269,7 +342,7 @@ def revenue_totals_for_spans(
     return result
 
 
-_SPANS = """
+_SPANS = f"""
       FROM (SELECT (v ->> 0)::bigint AS loc, (v ->> 1)::int AS k,
                    (v ->> 2)::date AS s, (v ->> 3)::date AS e
               FROM json_array_elements(%s::json) AS v) t
@@ -277,7 +350,7 @@ _SPANS = """
         ON r.location_id = t.loc AND r.revenue_date BETWEEN t.s AND t.e
       LEFT JOIN partners_exchangerate fx
         ON fx.currency_id = r.currency_id
-       AND fx.month = date_trunc('month', r.revenue_date)::date
+       AND fx.month = {_MONTH}
 """
 
 
@@ -306,7 +379,7 @@ def _spans_postgres(
             cursor.execute(
                 f"""
                 SELECT DISTINCT t.loc, t.k, r.currency_id,
-                       date_trunc('month', r.revenue_date)::date
+                       {_MONTH}
                 {_SPANS}
                  WHERE r.currency_id <> 'USD' AND fx.id IS NULL
                 """,

@@ -248,3 +248,32 @@ def test_rolling_off_is_the_same_whichever_part_of_the_window_is_summed(
         Decimal(0),
     )
     assert ttm - Decimal(rolling_off) + ahead == Decimal(secured)
+
+
+def test_revenue_dated_ahead_counts_for_its_own_location_until_the_deadline():
+    """What is dated from today on (read in one query through the date
+    index) is secured for its own location only, and only before the
+    deadline; a partial run reads its own partners' lines."""
+    _, location = reseller()
+    other_partner, other = reseller("1000002", "2000002")
+    for place in (location, other):
+        book(place, D(2025, 3, 10), "900.00")
+    book(location, AS_OF, "50.00")  # today: secured, not in today's TTM
+    book(location, D(2025, 12, 31), "25.00")  # next month: secured
+    summary = evaluation_run(as_of=AS_OF, save=False)
+    by_location = {o.subject.location_pk: o for o in summary.outputs if o.outlook}
+    assert by_location[location.pk].result.ttm_revenue_usd == Decimal("900.00")
+    assert by_location[location.pk].outlook.secured_usd == Decimal("975.00")
+    assert by_location[other.pk].outlook.secured_usd == Decimal("900.00")
+    (only_other,) = [
+        o for o in evaluation_run(as_of=AS_OF, partner_pks={other_partner.pk}, save=False).outputs
+        if o.outlook
+    ]  # fmt: skip
+    assert only_other.outlook.secured_usd == Decimal("900.00")
+    # dated on the deadline: the next window's; the day before: this one's
+    book(location, D(2026, 2, 1), "7.00")
+    (record,) = [r for r in evaluate_json() if r["subject_id"] == "2000001"]
+    assert record["secured_usd"] == "975.00"
+    book(location, D(2026, 1, 31), "5.00")
+    (record,) = [r for r in evaluate_json() if r["subject_id"] == "2000001"]
+    assert record["secured_usd"] == "980.00"
