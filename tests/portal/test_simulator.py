@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.urls import reverse
 from openpyxl import load_workbook
 
@@ -216,18 +217,25 @@ def test_the_table_is_paginated(admin_client, admin_user, today, monkeypatch):
 
 #: Queries of one simulation page: session, user, 2 permissions, the
 #: policy and its requirements (form, run), subject count, the run's facts
-#: (partners, locations, contracts, rates and TTM, open missed deadlines),
-#: the outlooks (rates, sums), the names, the policy choices, the draft
-#: list. The same for 3 partners as for 60.
-PAGE_QUERIES = 19
+#: (partners, locations, contracts, TTM with its rates, open missed
+#: deadlines), the outlooks (what rolls off, what is dated from today on),
+#: the names, the policy choices, the draft list - on PostgreSQL. SQLite
+#: reads the rates of the TTM and of the rolling off in two more. The same
+#: for 3 partners as for 60.
+PAGE_QUERIES = 18
+
+
+@pytest.fixture
+def page_queries():
+    return PAGE_QUERIES + 2 * (connection.vendor == "sqlite")
 
 
 @pytest.mark.parametrize("partners", [3, 60])
 def test_the_page_query_count_is_pinned(
-    admin_client, admin_user, today, partners, django_assert_max_num_queries
+    admin_client, admin_user, today, partners, page_queries, django_assert_num_queries
 ):
     build_portfolio(partners, admin_user, today)
-    with django_assert_max_num_queries(PAGE_QUERIES):
+    with django_assert_num_queries(page_queries):
         response = admin_client.get(URL, question(threshold_usd="5000"))
     assert response.status_code == 200
     assert response.context["summary"].subjects >= partners * 4 // 5  # the resellers' locations
