@@ -342,10 +342,17 @@ def revenue_totals_for_spans(
     return result
 
 
+#: The requests as a table of their own, read once: a JSON field read in the
+#: join would be parsed again for every revenue line (35 % of the query).
+_REQUESTS = """
+    WITH t AS MATERIALIZED (
+        SELECT (v ->> 0)::bigint AS loc, (v ->> 1)::int AS k,
+               (v ->> 2)::date AS s, (v ->> 3)::date AS e
+          FROM json_array_elements(%s::json) AS v
+    )
+"""
 _SPANS = f"""
-      FROM (SELECT (v ->> 0)::bigint AS loc, (v ->> 1)::int AS k,
-                   (v ->> 2)::date AS s, (v ->> 3)::date AS e
-              FROM json_array_elements(%s::json) AS v) t
+      FROM t
       JOIN partners_revenuerecord r
         ON r.location_id = t.loc AND r.revenue_date BETWEEN t.s AND t.e
       LEFT JOIN partners_exchangerate fx
@@ -361,7 +368,7 @@ def _spans_postgres(
     # (location, request); the missing rates only when there are any.
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
+            f"""{_REQUESTS}
             SELECT t.loc, t.k,
                    SUM(CASE WHEN r.currency_id = 'USD' THEN r.amount
                             ELSE r.amount * fx.usd_per_unit END),
@@ -377,7 +384,7 @@ def _spans_postgres(
             any_missing = any_missing or missing > 0
         if any_missing:
             cursor.execute(
-                f"""
+                f"""{_REQUESTS}
                 SELECT DISTINCT t.loc, t.k, r.currency_id,
                        {_MONTH}
                 {_SPANS}
