@@ -343,7 +343,8 @@ def revenue_totals_for_spans(
 
 
 #: The requests as a table of their own, read once: a JSON field read in the
-#: join would be parsed again for every revenue line (35 % of the query).
+#: join would be parsed again for every revenue line (about 30 % of the
+#: query's time, measured at 10,000 and 50,000 partners).
 _REQUESTS = """
     WITH t AS MATERIALIZED (
         SELECT (v ->> 0)::bigint AS loc, (v ->> 1)::int AS k,
