@@ -311,12 +311,53 @@ def measure_one(args) -> dict:
     # baseline sums the same window. Then the same night's engine alone
     # (nothing written), with and without the deadline outlook (PRODUCT 4.9),
     # so that the outlook's cost is measured side by side.
+    from contextlib import ExitStack
     from unittest import mock
 
-    from compliance import services
+    from django.db import transaction
+
+    from compliance import revenue_sums, services
     from compliance.models import EvaluationPeriod
 
+    totals = revenue_sums.revenue_totals
+
+    def without_outlook() -> ExitStack:
+        """The engine as it was before the outlook: no outlooks, and a TTM
+        scan that sums neither the pace months nor the rolling off."""
+        stack = ExitStack()
+        stack.enter_context(mock.patch.object(services, "deadline_outlooks", return_value={}))
+        stack.enter_context(mock.patch.object(services, "rolling_off_cuts", return_value={}))
+        stack.enter_context(
+            mock.patch.object(
+                revenue_sums,
+                "revenue_totals",
+                lambda window, partner_pks=None, **_parts: totals(window, partner_pks),
+            )
+        )
+        return stack
+
+    class Rollback(Exception):
+        pass
+
+    def night_after(night: datetime.date) -> float:
+        """A whole night (``evaluate_eligibility --json``, written) two days
+        on, after the night before it was run the same way, so that it
+        compares with a history of its own kind; all rolled back."""
+        took = 0.0
+        try:
+            with transaction.atomic():
+                for offset in (1, 2):
+                    started = time.perf_counter()
+                    day = (night + datetime.timedelta(days=offset)).isoformat()
+                    call_command("evaluate_eligibility", "--as-of", day, "--json", stdout=devnull)
+                    took = time.perf_counter() - started
+                raise Rollback
+        except Rollback:
+            pass
+        return took
+
     ours, base, plain, engine, written, findings = [], [], [], [], [], []
+    whole, whole_plain = [], []
     simulated: dict[str, list[float]] = {}
     night = latest
     for _i in range(1, args.runs + 1):
@@ -356,21 +397,25 @@ def measure_one(args) -> dict:
             )
             simulated.setdefault(code, []).append(time.perf_counter() - started)
             _log(f"night {night}: simulate_policy --policy {code} {simulated[code][-1]:.3f} s")
-        started = time.perf_counter()
-        services.evaluation_run(as_of=night, save=False)
-        engine.append(time.perf_counter() - started)
-        with mock.patch.object(services, "deadline_outlooks", return_value={}):
-            started = time.perf_counter()
-            services.evaluation_run(as_of=night, save=False)
-            plain.append(time.perf_counter() - started)
+        # with and without, in turn first (the first of two runs warms the
+        # caches of the second)
+        for outlook in (True, False) if _i % 2 else (False, True):
+            with ExitStack() if outlook else without_outlook():
+                started = time.perf_counter()
+                services.evaluation_run(as_of=night, save=False)
+                (engine if outlook else plain).append(time.perf_counter() - started)
+                (whole if outlook else whole_plain).append(night_after(night))
         _log(
-            f"night {night}: engine alone {engine[-1]:.3f} s, without the outlook {plain[-1]:.3f} s"
+            f"night {night}: engine alone {engine[-1]:.3f} s, without the outlook {plain[-1]:.3f} s; "
+            f"a whole night {whole[-1]:.3f} s, without the outlook {whole_plain[-1]:.3f} s"
         )
     outlook_night = night
     result["baseline_s"], result["nightly_s"] = statistics.median(base), statistics.median(ours)
     result["baseline_all"], result["nightly_all"] = base, ours
     result["no_outlook_s"], result["no_outlook_all"] = statistics.median(plain), plain
     result["engine_s"], result["engine_all"] = statistics.median(engine), engine
+    result["whole_s"], result["whole_all"] = statistics.median(whole), whole
+    result["whole_plain_s"], result["whole_plain_all"] = statistics.median(whole_plain), whole_plain
     result["written_all"], result["findings_all"] = written, findings
     evaluated = Evaluation.objects.filter(as_of=outlook_night, purpose="compliance").exclude(
         status="not_applicable"

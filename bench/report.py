@@ -148,21 +148,33 @@ def report(args, sizes: list[dict], imported: dict | None, started: float, load1
             )
     lines += [
         "",
-        "The deadline outlook (PRODUCT 4.9) side by side: the engine alone (every subject "
-        "evaluated, nothing written) of the same nights with and without it. Compliant but "
-        "short: subjects compliant today whose outlook at the deadline is `short` (last night).",
+        "The deadline outlook (PRODUCT 4.9) side by side, in turn first: the engine alone "
+        "(every subject evaluated, nothing written) of the same nights with and without it, "
+        "and a whole night (`evaluate_eligibility --json`, written, then rolled back) two days "
+        "on, after the night before it was run the same way (so that each compares with a "
+        "history of its own kind). Without the outlook: no outlooks, and the TTM scan sums "
+        "neither the pace months nor the rolling off. Target: the outlook costs at most 15 % "
+        "of the night. Compliant but short: subjects compliant today whose outlook at the "
+        "deadline is `short` (last night).",
         "",
         "| partners | subjects | engine s | without the outlook s | outlook costs "
+        "| night s | without the outlook s | outlook costs "
         "| compliant today, short at the deadline |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in sizes:
         if "engine_s" not in s:
             continue
+        whole = (
+            f"| {s['whole_s']:.3f} | {s['whole_plain_s']:.3f} "
+            f"| {(s['whole_s'] / s['whole_plain_s'] - 1) * 100:+.0f} % "
+            if "whole_s" in s
+            else "| | | "
+        )
         lines.append(
             f"| {s['partners']:,} | {s['subjects']:,} | {s['engine_s']:.3f} "
             f"| {s['no_outlook_s']:.3f} | {(s['engine_s'] / s['no_outlook_s'] - 1) * 100:+.0f} % "
-            f"| {s['compliant_short']:,} |"
+            f"{whole}| {s['compliant_short']:,} |"
         )
     pages = ["/", "/partners/", "/partners/[id]/", "/ (partner dashboard)"]
     labels = {

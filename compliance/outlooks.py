@@ -1,13 +1,23 @@
-"""The deadline outlook of a run's subjects (PRODUCT 4.9), set-based: one
-query for all of them, then the pure rule (``rules.outlook``) per subject.
-Used by the nightly run and the simulator (``compliance.services``)."""
+"""The deadline outlook of a run's subjects (PRODUCT 4.9), set-based, then
+the pure rule (``rules.outlook``) per subject. Used by the nightly run and
+the simulator (``compliance.services``).
+
+The sums come from the run's TTM scan wherever it can give them: the pace
+months (``revenue_totals(..., inner=...)``) and each location's revenue
+dated before its deadline window opens (``revenue_totals(..., cuts=...)``,
+the cuts from :func:`rolling_off_cuts`, computed before the scan from the
+same facts and deadline rule as the evaluation). What the scan did not sum
+- a location whose subjects have deadline windows of different starts, a
+deadline whose window the scan did not cut for (the simulator's draft) - is
+summed in one more query, and what is dated from today on in one index
+read."""
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import revenue_sums, rules
 from .rules import outlook as outlook_rules
@@ -16,11 +26,49 @@ from .rules.dates import ONE_DAY
 if TYPE_CHECKING:
     from .services import Subject
 
+ZERO = Decimal(0)
+#: statuses without an outlook
+_NONE = frozenset((rules.ERROR, rules.NOT_APPLICABLE))
+
 
 class SubjectLocations(Protocol):
     partner_pks: set[int] | None
 
     def subject_location_pks(self, subject: Subject) -> list[int]: ...
+
+    def deadline_facts(self, subject: Subject) -> tuple[datetime.date, tuple]: ...
+
+
+def rolling_off_cuts(
+    facts: SubjectLocations, subjects: Iterable[Subject], as_of: datetime.date
+) -> dict[int, datetime.date]:
+    """Each location's cut for the TTM scan: the first day of the deadline
+    window of its subject's next deadline (``rules.next_deadline``, as the
+    evaluation finds it), for subjects of a policy with a revenue
+    requirement. Today's revenue dated before it rolls off before the
+    deadline. A location whose subjects' windows start on different days
+    keeps the first; the outlook sums the others on their own."""
+    cuts: dict[int, datetime.date] = {}
+    cut_of: dict[datetime.date | None, datetime.date | None] = {}  # per deadline
+    for subject in subjects:
+        spec = subject.spec
+        if spec.threshold_usd is None:
+            continue
+        onboarded_on, contracts = facts.deadline_facts(subject)
+        deadline = rules.next_deadline(spec, as_of, onboarded_on=onboarded_on, contracts=contracts)
+        if deadline not in cut_of:
+            windows = outlook_rules.outlook_windows(as_of, deadline)
+            rolling_off = windows.rolling_off if windows is not None else None
+            cut_of[deadline] = rolling_off.end + ONE_DAY if rolling_off is not None else None
+        cut = cut_of[deadline]
+        if cut is None:
+            continue
+        if subject.location_pk is not None:  # most subjects: one location
+            cuts.setdefault(subject.location_pk, cut)
+        else:
+            for pk in facts.subject_location_pks(subject):
+                cuts.setdefault(pk, cut)
+    return cuts
 
 
 def deadline_outlooks(
@@ -30,108 +78,146 @@ def deadline_outlooks(
     totals: revenue_sums.RevenueTotals,
 ) -> dict[Hashable, tuple[outlook_rules.Outlook | None, str]]:
     """The deadline outlook of every subject with a revenue requirement and a
-    deadline after ``as_of`` (PRODUCT 4.9), set-based: one query sums what
-    rolls off before each deadline window, what is dated from today until
-    each deadline and the pace months, for all of them at once, and one
-    more reads what is dated from today on (the date index).
+    deadline after ``as_of`` (PRODUCT 4.9). ``entries`` are (key, subject,
+    result); the outlooks come back under the keys, with the error that
+    leaves one unknown (a missing exchange rate), or "".
 
     secured = today's TTM - rolling off + revenue dated from ``as_of`` up to
     the day before the deadline (the deadline window is today's TTM window
     moved forward: what leaves it is the rolling off, what enters it is
-    dated from today on). ``entries`` are (key, subject, result); the
-    outlooks come back under the keys."""
-    wanted: list[tuple[Hashable, outlook_rules.OutlookWindows, list[int], Decimal]] = []
-    by_deadline: dict[datetime.date | None, outlook_rules.OutlookWindows | None] = {}
-    for key, subject, result in entries:
-        threshold = result.threshold_usd
-        if result.status in ("error", "not_applicable") or threshold is None:
-            continue
-        if result.deadline not in by_deadline:  # a few deadlines for many subjects
-            by_deadline[result.deadline] = outlook_rules.outlook_windows(as_of, result.deadline)
-        windows = by_deadline[result.deadline]
-        if windows is not None:
-            wanted.append((key, windows, facts.subject_location_pks(subject), threshold))
-    if not wanted:
-        return {}
-    # What the TTM scan does not give: the part of today's window that rolls
-    # off before each deadline window opens - or, when that is the longer
-    # part, the part that stays (rolling off = TTM - staying: the TTM is
-    # known exactly, else the subject is an error and has no outlook) - and
-    # what is dated from today until each deadline; the pace months too
-    # unless the scan summed them (``revenue_totals(..., inner=pace)``).
+    dated from today on). A subject whose TTM is unknown is an error and has
+    no outlook, so the rolling off and the pace months - both inside today's
+    window - are known exactly for every subject that has one."""
+    outlooks: dict[Hashable, tuple[outlook_rules.Outlook | None, str]] = {}
     today = rules.ttm_window(as_of)
-    pace = wanted[0][1].pace
+    pace = outlook_rules.pace_window(as_of)
     pace_sums = totals.inner if totals.inner_window == pace else None
-    requests: dict[Hashable, tuple[rules.Window, set[int]]] = {}
-    if pace_sums is None:
-        requests["pace"] = (pace, set())
-    staying: set[datetime.date] = set()
-    for _key, windows, location_pks, _threshold in wanted:
-        if windows.rolling_off is not None:
-            end = windows.rolling_off.end
-            stays = rules.Window(end + ONE_DAY, today.end)
-            if stays.days < windows.rolling_off.days:
-                staying.add(end)
-                requests.setdefault(("staying", end), (stays, set()))[1].update(location_pks)
-            else:
-                key = ("rolling_off", end)
-                requests.setdefault(key, (windows.rolling_off, set()))[1].update(location_pks)
-        if pace_sums is None:
-            requests["pace"][1].update(location_pks)
-    sums: dict[Hashable, revenue_sums.RevenueTotals] = dict(
-        revenue_sums.revenue_totals_for_spans(requests)
-    )
+    cuts, before = totals.cuts, totals.before
     # Dated from today on: a few future-dated lines, one index read
     dated = revenue_sums.revenue_dated_from(as_of, facts.partner_pks)
-    if pace_sums is not None:
-        sums["pace"] = pace_sums
+    dated_pks = dated.usd.keys() | dated.missing.keys()
+    add, subtract = outlook_rules.CONTEXT.add, outlook_rules.CONTEXT.subtract
+    deadline_outlook = outlook_rules.deadline_outlook
 
-    # The same sums serve every entry of one subject (the simulator's draft
-    # and baseline ask for the same windows).
-    memo: dict[tuple[Hashable, tuple[int, ...]], tuple[Decimal, str | None]] = {}
-
-    def total(key: Hashable, location_pks: list[int]) -> tuple[Decimal, str | None]:
-        memo_key = (key, tuple(location_pks))
-        if memo_key in memo:
-            return memo[memo_key]
-        found = sums.get(key)
-        if found is None:
-            memo[memo_key] = (Decimal(0), None)
-        else:
-            memo[memo_key] = (
-                sum((found.usd.get(pk, Decimal(0)) for pk in location_pks), Decimal(0)),
-                found.error_for(location_pks),
-            )
-        return memo[memo_key]
-
-    outlooks: dict[Hashable, tuple[outlook_rules.Outlook | None, str]] = {}
-    ttms = {key: result.ttm_revenue_usd for key, _subject, result in entries}
-    for key, windows, location_pks, threshold in wanted:
-        ttm = ttms[key] or Decimal(0)
-        if windows.rolling_off is None:
-            rolling_off, error_1 = Decimal(0), None
-        elif windows.rolling_off.end in staying:
-            stays_usd, error_1 = total(("staying", windows.rolling_off.end), location_pks)
-            rolling_off = ttm - stays_usd
-        else:
-            rolling_off, error_1 = total(("rolling_off", windows.rolling_off.end), location_pks)
-        # dated from today (or from the window's start, for a deadline more
-        # than a year away) to the day before the deadline
-        ahead = rules.Window(max(as_of, windows.secured.start), windows.secured.end)
-        ahead_usd, error_2 = dated.total(location_pks, ahead)
-        pace_total, error_3 = total("pace", location_pks)
-        error = error_1 or error_2 or error_3
+    def outlook(
+        key: Hashable,
+        windows: outlook_rules.OutlookWindows,
+        location_pks: list[int],
+        threshold: Decimal,
+        ttm: Decimal,
+        rolled: Decimal,
+        pace_total: Decimal,
+        error: str,
+    ) -> None:
+        secured = subtract(ttm, rolled)
+        if dated_pks and not dated_pks.isdisjoint(location_pks):
+            # dated from today (or from the window's start, for a deadline
+            # more than a year away) to the day before the deadline
+            ahead = rules.Window(max(as_of, windows.secured.start), windows.secured.end)
+            ahead_usd, ahead_error = dated.total(location_pks, ahead)
+            secured = add(secured, ahead_usd)
+            error = error or ahead_error or ""
         if error:
             outlooks[key] = (None, error)
+        else:
+            outlooks[key] = (
+                deadline_outlook(
+                    windows=windows,
+                    threshold_usd=threshold,
+                    secured_usd=secured,
+                    rolling_off_usd=rolled,
+                    pace_total_usd=pace_total,
+                ),
+                "",
+            )
+
+    # Most subjects take their sums from the scan: one location, its cut
+    # the window's. The others wait for one more query: the part of
+    # today's window that rolls off before a deadline window the scan did
+    # not cut for - or, when that is the longer part, the part that stays
+    # (rolling off = TTM - staying) - and the pace months unless the scan
+    # summed them.
+    windows_of: dict[datetime.date | None, tuple[outlook_rules.OutlookWindows, Any] | None] = {}
+    waiting: list[tuple[Hashable, outlook_rules.OutlookWindows, list[int], Decimal, Decimal]] = []
+    requests: dict[Hashable, tuple[rules.Window, set[int]]] = {}
+    for key, subject, result in entries:
+        threshold = result.threshold_usd
+        if threshold is None or result.status in _NONE:
             continue
-        outlooks[key] = (
-            outlook_rules.deadline_outlook(
-                windows=windows,
-                threshold_usd=threshold,
-                secured_usd=ttm - rolling_off + ahead_usd,
-                rolling_off_usd=rolling_off,
-                pace_total_usd=pace_total,
-            ),
-            "",
-        )
+        deadline = result.deadline
+        if deadline not in windows_of:  # a few deadlines for many subjects
+            windows = outlook_rules.outlook_windows(as_of, deadline)
+            if windows is None:
+                windows_of[deadline] = None
+            else:
+                rolling_off = windows.rolling_off
+                windows_of[deadline] = (
+                    windows,
+                    rolling_off.end + ONE_DAY if rolling_off is not None else None,
+                )
+        found = windows_of[deadline]
+        if found is None:
+            continue
+        windows, cut = found
+        ttm = result.ttm_revenue_usd or ZERO
+        pk = subject.location_pk
+        if pace_sums is not None and pk is not None and (cut is None or cuts.get(pk) == cut):
+            outlook(
+                key,
+                windows,
+                [pk],
+                threshold,
+                ttm,
+                ZERO if cut is None else before.get(pk, ZERO),
+                pace_sums.usd.get(pk, ZERO),
+                pace_sums.error_for([pk]) or "",
+            )
+            continue
+        location_pks = facts.subject_location_pks(subject)
+        if pace_sums is not None and (cut is None or all(cuts.get(p) == cut for p in location_pks)):
+            rolled = pace_total = ZERO
+            for p in location_pks:
+                pace_total = add(pace_total, pace_sums.usd.get(p, ZERO))
+                if cut is not None:
+                    rolled = add(rolled, before.get(p, ZERO))
+            error = pace_sums.error_for(location_pks) or ""
+            outlook(key, windows, location_pks, threshold, ttm, rolled, pace_total, error)
+            continue
+        waiting.append((key, windows, location_pks, threshold, ttm))
+        if windows.rolling_off is not None:
+            span_key, span = _span_of(windows.rolling_off, today)
+            requests.setdefault(span_key, (span, set()))[1].update(location_pks)
+        if pace_sums is None:
+            requests.setdefault("pace", (pace, set()))[1].update(location_pks)
+    if not waiting:
+        return outlooks
+
+    sums = revenue_sums.revenue_totals_for_spans(requests)
+    pace_of = pace_sums if pace_sums is not None else sums["pace"]
+    for key, windows, location_pks, threshold, ttm in waiting:
+        error = pace_of.error_for(location_pks) or ""
+        pace_total = ZERO
+        for p in location_pks:
+            pace_total = add(pace_total, pace_of.usd.get(p, ZERO))
+        rolled = ZERO
+        if windows.rolling_off is not None:
+            span_key, _span = _span_of(windows.rolling_off, today)
+            part = ZERO
+            for p in location_pks:
+                part = add(part, sums[span_key].usd.get(p, ZERO))
+            error = error or sums[span_key].error_for(location_pks) or ""
+            rolled = subtract(ttm, part) if span_key[0] == "staying" else part
+        outlook(key, windows, location_pks, threshold, ttm, rolled, pace_total, error)
     return outlooks
+
+
+def _span_of(
+    rolling_off: rules.Window, today: rules.Window
+) -> tuple[tuple[str, datetime.date], rules.Window]:
+    """What the query sums for a deadline window the scan did not cut for:
+    the part of today's window that rolls off, or the part that stays when
+    that is shorter (the key says which)."""
+    stays = rules.Window(rolling_off.end + ONE_DAY, today.end)
+    if stays.days < rolling_off.days:
+        return ("staying", rolling_off.end), stays
+    return ("rolling_off", rolling_off.end), rolling_off

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeVar
 
+from django.conf import settings
 from django.db import connection
 
 from partners.models import ExchangeRate
@@ -40,6 +41,11 @@ class RevenueTotals:
     #: (``revenue_totals(..., inner=...)``; the outlook's pace months)
     inner: RevenueTotals | None = None
     inner_window: rules.Window | None = None
+    #: each location's revenue in the window dated before its cut
+    #: (``revenue_totals(..., cuts=...)``: what rolls off before the
+    #: deadline window opens), for the locations in ``cuts`` only
+    before: dict[int, Decimal] = field(default_factory=dict)
+    cuts: Mapping[int, datetime.date] = field(default_factory=dict)
 
     @classmethod
     def with_inner(cls, inner: rules.Window | None) -> RevenueTotals:
@@ -95,12 +101,17 @@ def revenue_totals(
     partner_pks: set[int] | None = None,
     *,
     inner: rules.Window | None = None,
+    cuts: Mapping[int, datetime.date] | None = None,
 ) -> RevenueTotals:
     """Sum every location's revenue in ``window``, converted to USD with the
     rate of each line's month. Lines without a rate are never counted as
     zero: the location is reported in ``missing`` instead. With ``inner``
     (whole calendar months inside ``window``) the same scan also sums those
-    months, in ``.inner``."""
+    months, in ``.inner``. With ``cuts`` (a day per location pk) it also
+    sums each location's lines dated before its cut, in ``.before``, for the
+    cuts it could take (``.cuts``: on PostgreSQL all of them unless the pks
+    are too sparse for one array, on SQLite the first days of a month - its
+    scan sums months); a missing rate there is among the window's."""
     if inner is not None and not (
         window.start <= inner.start
         and inner.end <= window.end
@@ -111,8 +122,24 @@ def revenue_totals(
     if partner_pks is not None and not partner_pks:
         return RevenueTotals.with_inner(inner)
     if connection.vendor == "postgresql":
-        return _revenue_totals_postgres(window, partner_pks, inner)
-    return _revenue_totals_portable(window, partner_pks, inner)
+        return _revenue_totals_postgres(window, partner_pks, inner, cuts or {})
+    return _revenue_totals_portable(window, partner_pks, inner, cuts or {})
+
+
+def _cut_array(cuts: Mapping[int, datetime.date]) -> str | None:
+    """The cuts as one PostgreSQL array literal indexed by location pk
+    (``[lo:hi]={...}``, ``-infinity`` between them: no line is before it),
+    so that the scan reads a line's cut with one subscript; None when the
+    pks are too sparse for that."""
+    if not cuts:
+        return None
+    low, high = min(cuts), max(cuts)
+    if high - low + 1 > 4 * len(cuts) + 4096:
+        return None
+    days = ["-infinity"] * (high - low + 1)
+    for pk, day in cuts.items():
+        days[pk - low] = day.isoformat()
+    return f"[{low}:{high}]={{{','.join(days)}}}"
 
 
 _USD = "CASE WHEN r.currency_id = 'USD' THEN r.amount ELSE r.amount * fx.usd_per_unit END"
@@ -121,8 +148,26 @@ _MONTH = "date_trunc('month', r.revenue_date::timestamp)::date"
 _NO_RATE = "r.currency_id <> 'USD' AND fx.usd_per_unit IS NULL"
 
 
+def _scan_settings(params: list) -> str:
+    """``SET LOCAL`` statements to run in the same string as the TTM scan
+    (one implicit transaction when there is no open one; else they last to
+    the end of the run's transaction): enough ``work_mem`` that its hash
+    aggregate over every location stays in memory (at 50,000 partners the
+    server's 4 MB spilled 50 MB to disk a worker), and no JIT compiling (it
+    took 0.1 s of a 1.6 s scan, on a plan it runs once)."""
+    statements = "SET LOCAL jit = off;"
+    work_mem = getattr(settings, "EVALUATION_WORK_MEM", "")
+    if work_mem:  # checked by the settings
+        params.insert(0, work_mem)
+        statements += " SET LOCAL work_mem = %s;"
+    return statements
+
+
 def _revenue_totals_postgres(
-    window: rules.Window, partner_pks: set[int] | None, inner: rules.Window | None
+    window: rules.Window,
+    partner_pks: set[int] | None,
+    inner: rules.Window | None,
+    cuts: Mapping[int, datetime.date],
 ) -> RevenueTotals:
     # Exact numeric arithmetic in the database; one row per location.
     params: list = []
@@ -132,9 +177,15 @@ def _revenue_totals_postgres(
         params += [inner.start, inner.end]
     else:
         columns = "NULL"
+    array = _cut_array(cuts)
+    if array is not None:
+        columns += f", SUM({_USD}) FILTER (WHERE r.revenue_date < (%s::date[])[r.location_id])"
+        params.append(array)
+    else:
+        columns += ", NULL"
     params += [window.start, window.end]
     extra = _partner_filter_sql(partner_pks, params)
-    sql = f"""
+    sql = f"""{_scan_settings(params)}
         SELECT r.location_id, SUM({_USD}), COUNT(*) FILTER (WHERE {_NO_RATE}), {columns}
           FROM partners_revenuerecord r
           LEFT JOIN partners_exchangerate fx
@@ -144,14 +195,19 @@ def _revenue_totals_postgres(
          GROUP BY r.location_id
     """
     totals = RevenueTotals.with_inner(inner)
+    if array is not None:
+        totals.cuts = cuts
+    before = totals.before
     any_missing = False
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for location_pk, usd, missing, inner_usd in cursor.fetchall():
+        for location_pk, usd, missing, inner_usd, before_usd in cursor.fetchall():
             totals.usd[location_pk] = usd if usd is not None else Decimal(0)
             any_missing = any_missing or missing > 0
             if totals.inner is not None:
                 totals.inner.usd[location_pk] = inner_usd if inner_usd is not None else Decimal(0)
+            if before_usd is not None:
+                before[location_pk] = before_usd
         if any_missing:
             params = [window.start, window.end]
             extra = _partner_filter_sql(partner_pks, params)
@@ -176,7 +232,10 @@ def _revenue_totals_postgres(
 
 
 def _revenue_totals_portable(
-    window: rules.Window, partner_pks: set[int] | None, inner: rules.Window | None
+    window: rules.Window,
+    partner_pks: set[int] | None,
+    inner: rules.Window | None,
+    cuts: Mapping[int, datetime.date],
 ) -> RevenueTotals:
     # SQLite has no exact decimal type: sum integer micro-units per
     # (location, currency, month) in SQL, convert with Decimal in Python.
@@ -196,6 +255,9 @@ def _revenue_totals_portable(
         ).values_list("currency_id", "month", "usd_per_unit")
     }
     totals = RevenueTotals.with_inner(inner)
+    # Sums per month: a cut on the first of a month splits none of them.
+    totals.cuts = {pk: day for pk, day in cuts.items() if day.day == 1}
+    before = RevenueTotals()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for location_pk, currency, month_text, micro_units in cursor.fetchall():
@@ -204,6 +266,10 @@ def _revenue_totals_portable(
             totals.add(location_pk, currency, month, amount, rates)
             if (part := totals.inner_for(month)) is not None:
                 part.add(location_pk, currency, month, amount, rates)
+            cut = totals.cuts.get(location_pk)
+            if cut is not None and month < cut:
+                before.add(location_pk, currency, month, amount, rates)
+    totals.before = before.usd
     return totals
 
 

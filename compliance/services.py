@@ -12,7 +12,7 @@ import datetime
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from core.batch import collector_paused
 from core.bulk import history_created, upsert
 from partners.models import BillingModel, Location, Partner, PartnerStatus
 
@@ -38,7 +39,7 @@ from .models import (
     Purpose,
     SubjectType,
 )
-from .outlooks import deadline_outlooks
+from .outlooks import deadline_outlooks, rolling_off_cuts
 from .rules import outlook as outlook_rules
 from .selectors import EVALUATIONS_VERSION
 
@@ -120,6 +121,15 @@ class _Facts:
         if subject.location_pk is None:
             return self.locations_of.get(subject.partner_pk, [])
         return [subject.location_pk]
+
+    def deadline_facts(self, subject: Subject) -> tuple[datetime.date, tuple]:
+        """What a subject's deadline is decided from (PRODUCT 4.4): its
+        onboarding date and its partner's contracts."""
+        if subject.location_pk is None:
+            onboarded_on = self.partners[subject.partner_pk].onboarded_on
+        else:
+            onboarded_on = self.locations[subject.location_pk].onboarded_on
+        return onboarded_on, self.contracts.get(subject.partner_pk, ())
 
     def subject_facts(
         self,
@@ -216,27 +226,48 @@ def _evaluate_all(
 @dataclass
 class RunFacts:
     """The facts of one run, read set-based: partners, locations, contracts,
-    today's TTM totals and the open missed deadlines. Reads only."""
+    the subjects of the policies, today's TTM totals and the open missed
+    deadlines. Reads only."""
 
     as_of: datetime.date
     partner_pks: set[int] | None
     facts: _Facts
     totals: revenue_sums.RevenueTotals
     unresolved: dict[tuple[str, str, int], datetime.date]
+    #: the policies the scan summed the outlook's parts for, and their
+    #: compliance and direct-bill-readiness subjects
+    policies: Sequence[tuple[Policy, rules.PolicySpec]] = ()
+    subjects: list[Subject] = field(default_factory=list)
+    readiness: list[Subject] = field(default_factory=list)
 
 
-def run_facts(*, as_of: datetime.date, partner_pks: set[int] | None) -> RunFacts:
+def run_facts(
+    *,
+    as_of: datetime.date,
+    partner_pks: set[int] | None,
+    policies: Sequence[tuple[Policy, rules.PolicySpec]] = (),
+) -> RunFacts:
     """Read everything an evaluation of ``as_of`` needs (a fixed number of
-    queries). Shared by :func:`evaluation_run` and the simulator."""
+    queries). Shared by :func:`evaluation_run` and the simulator. The TTM
+    scan also sums what the deadline outlook of the subjects of
+    ``policies`` needs from today's window (PRODUCT 4.9): the pace months,
+    and each location's revenue dated before its deadline window opens."""
+    facts = _Facts(partner_pks)
+    subjects, readiness = _subjects(facts, list(policies))
     return RunFacts(
         as_of=as_of,
         partner_pks=partner_pks,
-        facts=_Facts(partner_pks),
-        # The outlook's pace months come from the same scan (PRODUCT 4.9).
+        facts=facts,
         totals=revenue_sums.revenue_totals(
-            rules.ttm_window(as_of), partner_pks, inner=outlook_rules.pace_window(as_of)
+            rules.ttm_window(as_of),
+            partner_pks,
+            inner=outlook_rules.pace_window(as_of),
+            cuts=rolling_off_cuts(facts, subjects, as_of),
         ),
         unresolved=selectors.unresolved_missed_deadlines(partner_pks, as_of=as_of),
+        policies=tuple(policies),
+        subjects=subjects,
+        readiness=readiness,
     )
 
 
@@ -246,9 +277,15 @@ def compliance_outputs(
     rule: Callable[..., rules.Result] = rules.evaluate,
 ) -> dict[Hashable, list[EvaluationOutput]]:
     """Evaluate every subject of each (policy, spec) with ``rule``, and the
-    outlooks of all groups in one query; nothing is written. The simulator
-    puts a draft and its stored policy side by side this way."""
-    subjects = {name: _subjects(run.facts, [group])[0] for name, group in groups.items()}
+    outlooks of all groups (from the run's scan, plus one query for what it
+    did not cut for: a draft's own deadlines); nothing is written. The
+    simulator puts a draft and its stored policy side by side this way."""
+    subjects = {
+        name: (
+            run.subjects if tuple(run.policies) == (group,) else _subjects(run.facts, [group])[0]
+        )
+        for name, group in groups.items()
+    }
     facts_of: dict[tuple[str, str, int], rules.SubjectFacts] = {}  # the same in every group
     for group in subjects.values():
         for s in group:
@@ -490,11 +527,10 @@ def evaluation_run(
     :func:`partners_reevaluate` instead (``decide=False``, PRODUCT 4.6)."""
     pks = set(partner_pks) if partner_pks is not None else None
     summary = RunSummary(as_of=as_of)
-    with transaction.atomic():
-        policies = selectors.policies_in_force(as_of)
-        run = run_facts(as_of=as_of, partner_pks=pks)
+    with collector_paused(), transaction.atomic():
+        run = run_facts(as_of=as_of, partner_pks=pks, policies=selectors.policies_in_force(as_of))
         facts, totals, unresolved = run.facts, run.totals, run.unresolved
-        compliance_subjects, readiness_subjects = _subjects(facts, policies)
+        compliance_subjects, readiness_subjects = run.subjects, run.readiness
         results = _evaluate_all(facts, compliance_subjects, as_of, totals, unresolved)
         if save and decide:
             newly_missed = _decide_deadlines(facts, compliance_subjects, results, as_of, summary)

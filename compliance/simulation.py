@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 
+from core.batch import collector_paused
 from core.formatting import cents_text
 from partners.models import Location, Partner, PlanType
 
@@ -343,14 +344,15 @@ def simulation_run(
     stored = selectors.policy_spec(policy)
     draft = draft_spec(stored, changes)
     pks = set(partner_pks) if partner_pks is not None else None
-    run = services.run_facts(as_of=as_of, partner_pks=pks)
-    if progress:
-        progress(0.6)
-    outputs = services.compliance_outputs(
-        run,
-        {"draft": (policy, draft), "baseline": (policy, stored)},
-        rule=rules.evaluate_draft,
-    )
+    with collector_paused():
+        run = services.run_facts(as_of=as_of, partner_pks=pks, policies=[(policy, stored)])
+        if progress:
+            progress(0.6)
+        outputs = services.compliance_outputs(
+            run,
+            {"draft": (policy, draft), "baseline": (policy, stored)},
+            rule=rules.evaluate_draft,
+        )
     if progress:
         progress(0.95)
     subjects = [

@@ -14,10 +14,18 @@ from functools import lru_cache
 CENT = Decimal("0.01")
 
 
+#: 10 ** -places for the scales the columns use (made once: this runs for
+#: every stored amount of a night)
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(19)}
+
+
 def round_places(amount: Decimal, places: int) -> Decimal:
     """``amount`` rounded half-up at ``places`` decimals (as a column of that
     scale keeps it)."""
-    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    quantum = _QUANTA.get(places)
+    if quantum is None:
+        quantum = Decimal(1).scaleb(-places)
+    return amount.quantize(quantum, rounding=ROUND_HALF_UP)
 
 
 def round_cents(amount: Decimal) -> Decimal:

@@ -444,9 +444,10 @@ def _short_sample(kind: str) -> tuple[datetime.date, int, dict[str, Any]]:
         secured_usd=Decimal("550.00"),
         rolling_off_usd=Decimal("700.00"),
         needed_usd=Decimal("450.00"),
-        pace_usd=Decimal("2.00"),
-        projected_usd=Decimal("696.00"),
         outlook=outlook_rules.SHORT,
+        # Aug-Oct 2025: USD 184.00 over 92 days, USD 2.00 a day
+        pace_total_usd=Decimal("184.00"),
+        pace_days=92,
     )
     facts: dict[str, Any] = {
         "partner_name": "Donau Cloud GmbH",

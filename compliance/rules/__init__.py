@@ -58,6 +58,7 @@ from .evaluation import (
     direct_bill_ready,
     evaluate,
     evaluate_draft,
+    next_deadline,
     status_rank,
 )
 from .money import USD, MissingRate, RevenueLine, convert, to_usd, ttm_sum, usd_by_day
@@ -114,6 +115,7 @@ __all__ = [
     "format_date",
     "format_usd",
     "month_start",
+    "next_deadline",
     "plan_names",
     "status_rank",
     "support_plan_covering",

@@ -196,10 +196,23 @@ def _subject_mismatch(
     return None
 
 
-def _next_deadline(facts: SubjectFacts, policy: PolicySpec, as_of: date) -> date | None:
+def next_deadline(
+    policy: PolicySpec,
+    as_of: date,
+    *,
+    onboarded_on: date,
+    contracts: tuple[ContractFacts, ...] | list[ContractFacts],
+) -> date | None:
+    """PRODUCT 4.4: the subject's next deadline on or after ``as_of`` under
+    the policy's anchor (the support plan's renewal, or the onboarding
+    anniversary month); None when there is none."""
     if policy.deadline_anchor == SUPPORT_PLAN_RENEWAL:
-        return support_renewal_deadline(facts.contracts, as_of, policy.deadline_plan_types)
-    return anniversary_month_deadline(facts.onboarded_on, as_of)
+        return support_renewal_deadline(contracts, as_of, policy.deadline_plan_types)
+    return anniversary_month_deadline(onboarded_on, as_of)
+
+
+def _next_deadline(facts: SubjectFacts, policy: PolicySpec, as_of: date) -> date | None:
+    return next_deadline(policy, as_of, onboarded_on=facts.onboarded_on, contracts=facts.contracts)
 
 
 def _last_deadline(facts: SubjectFacts, policy: PolicySpec, as_of: date) -> date | None:

@@ -9,8 +9,9 @@ the rules and what a period keeps, and back:
 - :func:`why_of` - the language-neutral reasons an explanation is worded
   from (support plan, designations, agreement, missed deadline, policy
   period for "not in force", why an outlook is unknown), as JSON values;
-- :func:`projected` - ``secured + pace x days`` from the pace window's sum
-  and length (exact; never from a rounded pace);
+- :meth:`StoredFindings.outlook_on` - the outlook of a stored period on
+  one day (its pace and projection derived exactly from the pace window's
+  sum and length, never from a rounded pace);
 - :func:`explanation_on` - the words of a stored period on one day, the
   same words the evaluation of that day gives.
 """
@@ -23,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from .evaluation import PolicySpec, Result
-from .outlook import Outlook, pace, projected, unknown_explanation
+from .outlook import Outlook, unknown_explanation
 from .support import SupportNote
 
 
@@ -115,8 +116,6 @@ class StoredFindings:
             secured_usd=self.secured_usd,
             rolling_off_usd=self.rolling_off_usd or Decimal(0),
             needed_usd=self.needed_usd or Decimal(0),
-            pace_usd=pace(self.pace_total_usd, self.pace_days),
-            projected_usd=projected(self.secured_usd, self.pace_total_usd, self.pace_days, days),
             outlook=self.outlook,
             pace_total_usd=self.pace_total_usd,
             pace_days=self.pace_days,
@@ -181,4 +180,4 @@ def explanation_on(findings: StoredFindings, day: date, language: str = "en") ->
     return text
 
 
-__all__ = ["StoredFindings", "explanation_on", "pace", "projected", "why_of"]
+__all__ = ["StoredFindings", "explanation_on", "why_of"]

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal, localcontext
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal
 
 from core.formatting import format_date, format_usd, is_german
 
@@ -40,8 +40,10 @@ SHORT = "short"
 OUTLOOKS = (MET, ON_TRACK, SHORT)
 # Enough significant digits that sums of stored amounts and their products
 # with a day count are exact; the one division (the pace) is carried to
-# these digits, never rounded to cents before it is used.
-_PRECISION = 80
+# these digits, never rounded to cents before it is used. Its methods are
+# called directly (no context switch per subject of a night).
+CONTEXT = Context(prec=80, rounding=ROUND_HALF_EVEN, Emax=MAX_EMAX, Emin=MIN_EMIN)
+ZERO = Decimal(0)
 
 
 def pace_window(as_of: date) -> Window:
@@ -65,10 +67,13 @@ class OutlookWindows:
     #: deadline more than a year away)
     rolling_off: Window | None
     pace: Window
+    #: computed once: the windows of one deadline serve many subjects
+    days_to_deadline: int = field(init=False)
+    pace_days: int = field(init=False)
 
-    @property
-    def days_to_deadline(self) -> int:
-        return (self.deadline - self.as_of).days
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "days_to_deadline", (self.deadline - self.as_of).days)
+        object.__setattr__(self, "pace_days", self.pace.days)
 
 
 def outlook_windows(as_of: date, deadline: date | None) -> OutlookWindows | None:
@@ -84,10 +89,13 @@ def outlook_windows(as_of: date, deadline: date | None) -> OutlookWindows | None
     return OutlookWindows(as_of, deadline, window, rolling_off, pace_window(as_of))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outlook:
     """The outlook of one subject for one deadline. Amounts are exact USD
-    (round half-up to cents for display only)."""
+    (round half-up to cents for display only). The pace and the projection
+    are derived from the pace window's sum and length (what a stored period
+    keeps), exactly, when they are read. Not frozen: a night makes one per
+    subject, and a frozen dataclass takes five times as long to make."""
 
     deadline: date
     days_to_deadline: int
@@ -95,14 +103,21 @@ class Outlook:
     secured_usd: Decimal
     rolling_off_usd: Decimal
     needed_usd: Decimal
-    #: USD a day, carried to many digits (display rounds)
-    pace_usd: Decimal
-    projected_usd: Decimal
     outlook: str
-    #: the pace window's sum and length (what a stored period keeps: the
-    #: pace and the projection are derived from them for any day)
-    pace_total_usd: Decimal | None = None
-    pace_days: int = 0
+    #: the pace window's sum and its length in days
+    pace_total_usd: Decimal
+    pace_days: int
+
+    @property
+    def pace_usd(self) -> Decimal:
+        """USD a day, carried to many digits (display rounds)."""
+        return pace(self.pace_total_usd, self.pace_days)
+
+    @property
+    def projected_usd(self) -> Decimal:
+        return projected(
+            self.secured_usd, self.pace_total_usd, self.pace_days, self.days_to_deadline
+        )
 
     def explanation(self, language: str = "en", *, staff: bool = False) -> str:
         """One sentence for the partner ("at your pace"), or with ``staff``
@@ -152,17 +167,13 @@ def unknown_explanation(error: str, language: str = "en") -> str:
 
 def pace(pace_total: Decimal, pace_days: int) -> Decimal:
     """USD a day over the pace window, exact (display rounds)."""
-    with localcontext() as context:
-        context.prec = _PRECISION
-        return +(pace_total / pace_days)
+    return CONTEXT.divide(pace_total, pace_days)
 
 
 def projected(secured: Decimal, pace_total: Decimal, pace_days: int, days: int) -> Decimal:
     """``secured + pace x days`` with the pace as the exact quotient
     ``pace_total / pace_days``: not rounded before it is multiplied."""
-    with localcontext() as context:
-        context.prec = _PRECISION
-        return +(secured + pace_total * days / pace_days)
+    return CONTEXT.add(secured, CONTEXT.divide(CONTEXT.multiply(pace_total, days), pace_days))
 
 
 def deadline_outlook(
@@ -173,32 +184,32 @@ def deadline_outlook(
     rolling_off_usd: Decimal,
     pace_total_usd: Decimal,
 ) -> Outlook:
-    """PRODUCT 4.9 from the sums over ``windows`` (USD, exact)."""
-    with localcontext() as context:
-        context.prec = _PRECISION
-        days = windows.days_to_deadline
-        per_day = pace(pace_total_usd, windows.pace.days)
-        reached = projected(secured_usd, pace_total_usd, windows.pace.days, days)
-        needed = max(Decimal(0), threshold_usd - secured_usd)
-        if secured_usd >= threshold_usd:
-            outlook = MET
-        elif reached >= threshold_usd:
-            outlook = ON_TRACK
-        else:
-            outlook = SHORT
-        return Outlook(
-            deadline=windows.deadline,
-            days_to_deadline=days,
-            threshold_usd=threshold_usd,
-            secured_usd=+secured_usd,
-            rolling_off_usd=+rolling_off_usd,
-            needed_usd=+needed,
-            pace_usd=per_day,
-            projected_usd=reached,
-            outlook=outlook,
-            pace_total_usd=+pace_total_usd,
-            pace_days=windows.pace.days,
+    """PRODUCT 4.9 from the sums over ``windows`` (USD, exact). Called for
+    every subject of a night, so it divides nothing: ``projected >=
+    threshold`` is decided as ``secured x pace days + pace total x days >=
+    threshold x pace days`` (the same inequality times the pace window's
+    length, exact in integers of cents and rates)."""
+    days = windows.days_to_deadline
+    pace_days = windows.pace_days
+    if secured_usd >= threshold_usd:
+        outlook, needed = MET, ZERO
+    else:
+        needed = CONTEXT.subtract(threshold_usd, secured_usd)
+        reached = CONTEXT.add(
+            CONTEXT.multiply(secured_usd, pace_days), CONTEXT.multiply(pace_total_usd, days)
         )
+        outlook = ON_TRACK if reached >= CONTEXT.multiply(threshold_usd, pace_days) else SHORT
+    return Outlook(
+        windows.deadline,
+        days,
+        threshold_usd,
+        secured_usd,
+        rolling_off_usd,
+        needed,
+        outlook,
+        pace_total_usd,
+        pace_days,
+    )
 
 
 def ttm_on(day: date, lines: list[tuple[date, Decimal]]) -> Decimal:
@@ -244,19 +255,18 @@ def ttm_series(
         return []
     days = sorted(revenue_by_day)
     running = [Decimal(0)]
-    with localcontext() as context:
-        context.prec = _PRECISION
-        for day in days:
-            running.append(running[-1] + revenue_by_day[day])
-        points = []
-        for offset in range((deadline - as_of).days + 1):
-            day = as_of + timedelta(days=offset)
-            window = ttm_window(day)
-            booked = (
-                running[bisect_right(days, window.end)] - running[bisect_left(days, window.start)]
-            )
-            points.append(SeriesPoint(day, +booked, booked + pace_usd * offset))
-        return points
+    add, subtract, multiply = CONTEXT.add, CONTEXT.subtract, CONTEXT.multiply
+    for day in days:
+        running.append(add(running[-1], revenue_by_day[day]))
+    points = []
+    for offset in range((deadline - as_of).days + 1):
+        day = as_of + timedelta(days=offset)
+        window = ttm_window(day)
+        booked = subtract(
+            running[bisect_right(days, window.end)], running[bisect_left(days, window.start)]
+        )
+        points.append(SeriesPoint(day, booked, add(booked, multiply(pace_usd, offset))))
+    return points
 
 
 def series_sample(points: list[SeriesPoint], every: int = 7) -> list[SeriesPoint]:

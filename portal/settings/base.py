@@ -6,9 +6,11 @@ change defaults and switch features on or off.
 """
 
 import datetime
+import re
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -265,6 +267,14 @@ IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=200)
 IMPORT_ASYNC_ROWS = env.int("IMPORT_ASYNC_ROWS", default=50_000)
 # Policy simulations of more subjects run in the worker with a progress bar.
 SIMULATOR_SYNC_MAX_SUBJECTS = env.int("SIMULATOR_SYNC_MAX_SUBJECTS", default=2_000)
+# PostgreSQL's work_mem for the engine's TTM scan (one aggregate over every
+# location): below what its hash table needs it spills to disk. "" keeps the
+# server's setting.
+EVALUATION_WORK_MEM = env("EVALUATION_WORK_MEM", default="64MB")
+if EVALUATION_WORK_MEM and not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", EVALUATION_WORK_MEM):
+    raise ImproperlyConfigured(
+        f"EVALUATION_WORK_MEM={EVALUATION_WORK_MEM!r}: a size such as 64MB (kB, MB or GB), or empty"
+    )
 
 # --- Email --------------------------------------------------------------------
 # EMAIL_URL (smtp://user:pass@host:587, smtp+tls://..., consolemail://) wins

@@ -8,12 +8,14 @@ import datetime
 import json
 from decimal import Decimal
 from io import StringIO
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from compliance import services
 from compliance.models import Evaluation, Policy, PolicyRequirement, Purpose
 from compliance.services import evaluation_run
 from partners import services as ps
@@ -277,3 +279,131 @@ def test_revenue_dated_ahead_counts_for_its_own_location_until_the_deadline():
     book(location, D(2026, 1, 31), "5.00")
     (record,) = [r for r in evaluate_json() if r["subject_id"] == "2000001"]
     assert record["secured_usd"] == "980.00"
+
+
+def _outlooks(as_of, **kwargs) -> dict:
+    summary = evaluation_run(as_of=as_of, save=False, **kwargs)
+    return {
+        (o.subject.key, o.purpose): (
+            o.outlook_error,
+            None
+            if o.outlook is None
+            else (
+                o.outlook.secured_usd,
+                o.outlook.rolling_off_usd,
+                o.outlook.needed_usd,
+                o.outlook.pace_total_usd,
+                o.outlook.pace_days,
+                o.outlook.outlook,
+            ),
+        )
+        for o in summary.outputs
+    }
+
+
+def _portfolio(as_of: datetime.date) -> None:
+    """Resellers onboarded in every month of the year (a deadline window
+    starting in each month), with credits, euros, a missing rate and
+    revenue dated ahead; a direct-bill partner with two locations."""
+    for month in range(1, 13):
+        _, location = reseller(
+            f"{1300000 + month}", f"{2300000 + month}", onboarded=D(2020, month, 17)
+        )
+        for back in range(0, 400, 23 + month):
+            day = as_of - datetime.timedelta(days=back)
+            book(location, day, f"{40 + 7 * month + back % 50}.25")
+        book(location, as_of - datetime.timedelta(days=month * 20), "-35.50")  # a credit
+        book(location, as_of - datetime.timedelta(days=month * 25), "80.00", currency="EUR")
+        book(location, as_of + datetime.timedelta(days=month * 9), "12.00")  # dated ahead
+    for months_back in range(14):
+        first = (as_of.replace(day=1) - datetime.timedelta(days=31 * months_back)).replace(day=1)
+        ExchangeRateFactory(currency_id="EUR", month=first, usd_per_unit=Decimal("1.0875"))
+    _, gap = reseller("1300099", "2300099", onboarded=D(2021, 6, 1))
+    book(gap, as_of - datetime.timedelta(days=40), "50.00", currency="GBP")  # no rate: unknown
+    partner = ps.partner_create(
+        partner_id="1300100",
+        name="Direct GmbH",
+        country="DE",
+        onboarded_on=D(2019, 5, 3),
+        billing_model=BillingModel.DIRECT_BILL,
+        agreement_signed_on=D(2020, 1, 1),
+    )
+    for n in (1, 2):
+        location = ps.location_create(
+            partner=partner, location_id=f"230010{n}", country="DE", onboarded_on=D(2019, 5, 3)
+        )
+        for back in range(0, 380, 17 * n):
+            book(location, as_of - datetime.timedelta(days=back), f"{30000 * n}.00")
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    # windows from 2024-02-28 and from 2024-03-01 (around 29 February)
+    [AS_OF, D(2025, 4, 15), D(2026, 1, 31), D(2025, 2, 28), D(2025, 3, 1)],
+)
+def test_the_scan_and_the_span_query_give_the_same_outlooks(as_of):
+    """Every subject's outlook summed by the TTM scan (its cut per location)
+    equals the one summed by the span query alone (no cuts), for deadline
+    windows starting in every month, before and after a 29 February; and
+    the scan's night runs no span query."""
+    _portfolio(as_of)
+    with CaptureQueriesContext(connection) as scanned:
+        by_scan = _outlooks(as_of)
+    with (
+        mock.patch.object(services, "rolling_off_cuts", return_value={}),
+        CaptureQueriesContext(connection) as spanned,
+    ):
+        by_spans = _outlooks(as_of)
+    assert by_scan == by_spans
+    outlooks = [found for _error, found in by_scan.values() if found]
+    assert len(outlooks) >= 10  # resellers (but one whose deadline is today), direct bill
+    assert len({o[5] for o in outlooks}) >= 2  # not all alike
+    assert len({o[1] for o in outlooks}) >= 9  # rolling off: each window its own
+    spans = [q["sql"] for q in spanned.captured_queries if "json" in q["sql"]]
+    assert spans and not [q["sql"] for q in scanned.captured_queries if "json" in q["sql"]]
+
+
+def test_a_location_with_two_deadline_windows_sums_the_second_on_its_own():
+    """Two policies for the same location with different deadlines: the
+    scan cuts for the first, the span query sums the other's (a support
+    plan renewal on the 15th: a cut inside a month); both as without the
+    scan's cut."""
+    partner, location = reseller()
+    example(location)
+    policy = Policy.objects.create(
+        code="reseller-support-2025",
+        name="Reseller support",
+        applies_to=BillingModel.INDIRECT_RESELLER,
+        subject_level="location",
+        effective_from=D(2025, 1, 1),
+        deadline_anchor="support_plan_renewal",
+        reminder_offsets=[30],
+    )
+    PolicyRequirement.objects.create(policy=policy, code="revenue", threshold_usd=Decimal("900"))
+    PolicyRequirement.objects.create(
+        policy=policy, code="support_plan", qualifying_plan_types=["asfp"]
+    )
+    ps.support_contract_create(
+        partner=partner,
+        plan_type=PlanType.ASFP,
+        contract_number="S-1",
+        start_date=D(2025, 4, 15),
+        end_date=D(2026, 4, 14),
+        is_paid=True,
+        paid_on=D(2025, 4, 1),
+    )
+    found = _outlooks(AS_OF)
+    with mock.patch.object(services, "rolling_off_cuts", return_value={}):
+        assert _outlooks(AS_OF) == found
+    by_policy = {
+        key[0][2]: outlook for key, (_error, outlook) in found.items() if outlook is not None
+    }
+    reseller_policy = Policy.objects.get(code="csp-indirect-reseller-2024").pk
+    # the example: 700.00 rolls off before 2025-02-01
+    assert by_policy[reseller_policy][:3] == (
+        Decimal("550.00"),
+        Decimal("700.00"),
+        Decimal("450.00"),
+    )
+    # renewal 2026-04-15, window from 2025-04-15: the 2025-03-10 line rolls off too
+    assert by_policy[policy.pk][:3] == (Decimal("184.00"), Decimal("1066.00"), Decimal("716.00"))

@@ -186,3 +186,42 @@ def test_more_revenue_inside_the_window_never_worsens_the_outlook(offsets, ahead
     after = outlook_of([*lines, (added, extra)], as_of=as_of, deadline=deadline)
     assert RANK[after.outlook] >= RANK[before.outlook]
     assert after.needed_usd <= before.needed_usd
+
+
+@given(
+    secured=st.decimals(min_value=-(10**9), max_value=10**9, places=6),
+    pace_total=st.decimals(min_value=-(10**9), max_value=10**9, places=8),
+    threshold=st.decimals(min_value=0, max_value=10**9, places=2),
+    days_ahead=st.integers(min_value=1, max_value=400),
+    as_of_offset=st.integers(min_value=0, max_value=3 * 366),
+)
+def test_the_outlook_is_decided_as_the_exact_projection_decides_it(
+    secured, pace_total, threshold, days_ahead, as_of_offset
+):
+    """The engine decides ``projected >= threshold`` without dividing (the
+    inequality times the pace window's length); the result is the one of
+    the exact rational projection, and the projection it shows is that
+    rational number to 80 digits."""
+    from fractions import Fraction
+
+    as_of = date(2024, 1, 1) + timedelta(days=as_of_offset)
+    windows = outlook_windows(as_of, as_of + timedelta(days=days_ahead))
+    assert windows is not None
+    result = deadline_outlook(
+        windows=windows,
+        threshold_usd=threshold,
+        secured_usd=secured,
+        rolling_off_usd=D(0),
+        pace_total_usd=pace_total,
+    )
+    exact = Fraction(secured) + Fraction(pace_total) * days_ahead / windows.pace.days
+    if secured >= threshold:
+        expected = MET
+    elif exact >= Fraction(threshold):
+        expected = ON_TRACK
+    else:
+        expected = SHORT
+    assert result.outlook == expected
+    assert result.needed_usd == max(D(0), threshold - secured)
+    assert abs(Fraction(result.projected_usd) - exact) <= Fraction(1, 10**60)
+    assert abs(result.pace_usd * windows.pace.days - pace_total) <= D("1e-60")

@@ -111,3 +111,57 @@ def test_spans_agree_with_the_window_sums(books):
     assert sums["roll"].usd[usd.pk] == Decimal("30.00")
     assert sums["pace"].error_for([gap.pk]) == "no exchange rate for GBP 2026-09"
     assert sums["roll"].error_for([usd.pk, eur.pk]) is None
+
+
+def test_the_scan_sums_each_locations_revenue_before_its_cut(books):
+    """``cuts``: the rolling off of the deadline outlook from the TTM scan
+    itself (PRODUCT 4.9), each location's lines in the window dated before
+    its own day, converted as the TTM; a location without lines there has
+    nothing before its cut."""
+    usd, eur, gap = books
+    empty = LocationFactory(partner=usd.partner)
+    cuts = {usd.pk: D(2026, 8, 1), eur.pk: D(2026, 2, 1), empty.pk: D(2026, 3, 1)}
+    totals = selectors.revenue_totals(TTM, inner=PACE, cuts=cuts)
+    assert totals.cuts == cuts
+    assert totals.before.get(usd.pk) == Decimal("30.00")  # 10.00 + 20.00, not the day before
+    assert totals.before.get(eur.pk) == Decimal("210.00")  # 200.00 x 1.05
+    assert totals.before.get(empty.pk, Decimal(0)) == Decimal(0)
+    assert gap.pk not in totals.before
+    # the TTM and the pace months are those of the scan without cuts
+    plain = selectors.revenue_totals(TTM, inner=PACE)
+    assert totals.usd == plain.usd and totals.missing == plain.missing
+    assert totals.inner is not None and plain.inner is not None
+    assert totals.inner.usd == plain.inner.usd
+    # each against a hand sum over the window's part before the cut
+    for pk, cut in cuts.items():
+        alone = selectors.revenue_totals(Window(TTM.start, cut - datetime.timedelta(days=1)))
+        assert totals.before.get(pk, Decimal(0)) == alone.usd.get(pk, Decimal(0))
+
+
+def test_a_cut_the_scan_cannot_take_is_left_to_the_span_query(books):
+    """A cut inside a month (a support plan's renewal) splits SQLite's month
+    sums: it is not taken there (``.cuts`` says which were); PostgreSQL takes
+    every cut, unless the locations' pks are too sparse for one array."""
+    from django.db import connection
+
+    usd, eur, _gap = books
+    cuts = {usd.pk: D(2026, 8, 1), eur.pk: D(2026, 1, 20)}
+    totals = selectors.revenue_totals(TTM, cuts=cuts)
+    if connection.vendor == "postgresql":
+        assert totals.cuts == cuts
+        assert totals.before[eur.pk] == Decimal("210.00")
+        sparse = {usd.pk: D(2026, 8, 1), usd.pk + 10_000_000: D(2026, 8, 1)}
+        assert selectors._cut_array(sparse) is None
+        far = selectors.revenue_totals(TTM, cuts=sparse)
+        assert far.cuts == {} and far.before == {}
+    else:
+        assert totals.cuts == {usd.pk: D(2026, 8, 1)}
+        assert eur.pk not in totals.before
+    assert totals.before[usd.pk] == Decimal("30.00")
+
+
+def test_the_cut_array_puts_each_cut_at_its_pk():
+    assert selectors._cut_array({}) is None
+    assert selectors._cut_array({7: D(2026, 2, 1), 9: D(2026, 3, 1)}) == (
+        "[7:9]={2026-02-01,-infinity,2026-03-01}"
+    )
