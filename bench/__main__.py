@@ -157,16 +157,34 @@ def build(url: str, *, partners: int, months: int, lines: int | None, as_of: str
 # --- one database, measured in a process of its own ------------------------------------
 
 
+#: Starts the command and prints its max RSS (kilobytes on Linux) from
+#: wait4. A process of its own: Linux carries a process's peak RSS over an
+#: exec, so a child forked straight from this (large) process would report
+#: this process's size at the fork when its own is smaller.
+_LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+    "_pid, status, usage = os.wait4(p.pid, 0)\n"
+    "print(usage.ru_maxrss)\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def _peak_rss_mb(command: list[str], env: dict) -> tuple[float, float]:
     """Run ``command``; (seconds, its max RSS in MB) from wait4."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    _pid, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    launched = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, *command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     seconds = time.perf_counter() - started
-    if process.returncode:
-        raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}")
-    return seconds, usage.ru_maxrss / 1024  # kilobytes on Linux
+    if launched.returncode:
+        raise RuntimeError(f"{' '.join(command)} exited with {launched.returncode}")
+    return seconds, int(launched.stdout.split()[-1]) / 1024
 
 
 def _page(client, path: str) -> tuple[int, int, float, float]:
