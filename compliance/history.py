@@ -33,14 +33,13 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from django.db import connection
 from django.db.models import Field, Min, Q
 
 from core.bulk import copy_insert, copy_rows, in_chunks
-from core.formatting import round_places
+from core.formatting import places_rounder
 
 from .models import EvaluatedDay, Evaluation, EvaluationPeriod
 from .revenue_sums import as_date
@@ -90,9 +89,8 @@ _STAGE = "evaluation_stage"
 _LOCK = 0x45564C  # "EVL"
 
 
-def _stored(amount: Decimal | None, places: int = 8) -> Decimal | None:
-    """An exact amount as the column keeps it (half-up at ``places``)."""
-    return None if amount is None else round_places(amount, places)
+#: an exact amount as the outlook's columns keep it (half-up at 8 places)
+_eight_places = places_rounder(8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +118,18 @@ def finding(
 ) -> Finding:
     """A finding from a rules result and its outlook."""
     o = outlook
+    outlook_values: tuple[Any, ...]
+    if o is not None:
+        outlook_values = (
+            _eight_places(o.secured_usd),
+            _eight_places(o.rolling_off_usd),
+            _eight_places(o.needed_usd),
+            _eight_places(o.pace_total_usd),
+            o.pace_days or None,
+            o.outlook,
+        )
+    else:
+        outlook_values = (None, None, None, None, None, "")
     values = (
         result.status,
         result.ttm_revenue_usd,
@@ -128,12 +138,7 @@ def finding(
         dict(result.requirements),
         list(result.unmet),
         result.deadline,
-        _stored(o.secured_usd) if o else None,
-        _stored(o.rolling_off_usd) if o else None,
-        _stored(o.needed_usd) if o else None,
-        _stored(o.pace_total_usd) if o else None,
-        (o.pace_days or None) if o else None,
-        o.outlook if o else "",
+        *outlook_values,
         result.error or "",
         rules_findings.why_of(result, outlook_error),
     )

@@ -50,12 +50,21 @@ def rolling_off_cuts(
     keeps the first; the outlook sums the others on their own."""
     cuts: dict[int, datetime.date] = {}
     cut_of: dict[datetime.date | None, datetime.date | None] = {}  # per deadline
+    # Many subjects share a policy, an onboarding date and (no) contracts:
+    # each deadline is decided once for them.
+    deadline_of: dict[tuple, datetime.date | None] = {}
     for subject in subjects:
         spec = subject.spec
         if spec.threshold_usd is None:
             continue
         onboarded_on, contracts = facts.deadline_facts(subject)
-        deadline = rules.next_deadline(spec, as_of, onboarded_on=onboarded_on, contracts=contracts)
+        key = (id(spec), onboarded_on, contracts)
+        try:
+            deadline = deadline_of[key]
+        except KeyError:
+            deadline = deadline_of[key] = rules.next_deadline(
+                spec, as_of, onboarded_on=onboarded_on, contracts=contracts
+            )
         if deadline not in cut_of:
             windows = outlook_rules.outlook_windows(as_of, deadline)
             rolling_off = windows.rolling_off if windows is not None else None
@@ -170,7 +179,7 @@ def deadline_outlooks(
                 ttm,
                 ZERO if cut is None else before.get(pk, ZERO),
                 pace_sums.usd.get(pk, ZERO),
-                pace_sums.error_for([pk]) or "",
+                (pace_sums.error_for([pk]) or "") if pace_sums.missing else "",
             )
             continue
         location_pks = facts.subject_location_pks(subject)

@@ -7,9 +7,10 @@ Money is ``Decimal``, rounded half-up to cents only here, for display.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 
 CENT = Decimal("0.01")
 
@@ -26,6 +27,12 @@ def round_places(amount: Decimal, places: int) -> Decimal:
     if quantum is None:
         quantum = Decimal(1).scaleb(-places)
     return amount.quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def places_rounder(places: int) -> Callable[[Decimal], Decimal]:
+    """:func:`round_places` at ``places`` as one callable with nothing in
+    between (for the amounts of every finding of a night)."""
+    return partial(Decimal.quantize, exp=Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 def round_cents(amount: Decimal) -> Decimal:
