@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from compliance import services
 from compliance.models import Purpose
+from core.batch import collector_paused
 from core.formatting import cents_text, format_usd
 
 
@@ -46,6 +47,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        # One run and its report: every output is kept until printed.
+        with collector_paused():
+            self._handle(options)
+
+    def _handle(self, options) -> None:
         as_of = options["as_of"] or timezone.localdate()
         partner_pks = None
         if options["partner"]:
