@@ -97,3 +97,19 @@ class SupportContractFactory(factory.django.DjangoModelFactory):
     paid_on = factory.LazyAttribute(lambda o: o.start_date if o.is_paid else None)
     amount = Decimal("6000.00")
     currency_id = "USD"
+
+
+def direct_partner(partner_id: str, name: str, onboarded: datetime.date, **extra):
+    """A direct-bill partner with the agreement signed (the FY26 policy),
+    created through the one door (``partners.services``)."""
+    from partners import services
+
+    return services.partner_create(
+        partner_id=partner_id,
+        name=name,
+        country="DE",
+        onboarded_on=onboarded,
+        billing_model=pm.BillingModel.DIRECT_BILL,
+        agreement_signed_on=datetime.date(2020, 1, 1),
+        **extra,
+    )

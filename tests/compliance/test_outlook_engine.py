@@ -21,7 +21,7 @@ from compliance.services import evaluation_run
 from partners import services as ps
 from partners.models import BillingModel, PlanType
 from tests.api.conftest import token_client
-from tests.factories import ExchangeRateFactory, StaffUserFactory
+from tests.factories import ExchangeRateFactory, StaffUserFactory, direct_partner
 
 D = datetime.date
 AS_OF = D(2025, 11, 20)
@@ -161,15 +161,7 @@ def test_no_outlook_on_the_deadline_day_or_without_a_revenue_requirement():
 
 def test_a_partner_level_policy_sums_every_location():
     manager = StaffUserFactory()
-    partner = ps.partner_create(
-        partner_id="1000009",
-        name="Direct AG",
-        country="DE",
-        onboarded_on=D(2019, 3, 10),
-        billing_model=BillingModel.DIRECT_BILL,
-        account_manager=manager,
-        agreement_signed_on=D(2020, 1, 1),
-    )
+    partner = direct_partner("1000009", "Direct AG", D(2019, 3, 10), account_manager=manager)
     first = ps.location_create(
         partner=partner, location_id="2000091", country="DE", onboarded_on=D(2019, 3, 10)
     )
@@ -320,14 +312,7 @@ def _portfolio(as_of: datetime.date) -> None:
         ExchangeRateFactory(currency_id="EUR", month=first, usd_per_unit=Decimal("1.0875"))
     _, gap = reseller("1300099", "2300099", onboarded=D(2021, 6, 1))
     book(gap, as_of - datetime.timedelta(days=40), "50.00", currency="GBP")  # no rate: unknown
-    partner = ps.partner_create(
-        partner_id="1300100",
-        name="Direct GmbH",
-        country="DE",
-        onboarded_on=D(2019, 5, 3),
-        billing_model=BillingModel.DIRECT_BILL,
-        agreement_signed_on=D(2020, 1, 1),
-    )
+    partner = direct_partner("1300100", "Direct GmbH", D(2019, 5, 3))
     for n in (1, 2):
         location = ps.location_create(
             partner=partner, location_id=f"230010{n}", country="DE", onboarded_on=D(2019, 5, 3)

@@ -20,9 +20,9 @@ from compliance.models import Evaluation, PolicyRequirement
 from compliance.outlook_selectors import SubjectOutlook, outlook_of
 from compliance.services import evaluation_run
 from partners import services as ps
-from partners.models import BillingModel, PlanType
+from partners.models import PlanType
 from portal.views.outlook import _without_outlook
-from tests.factories import StaffUserFactory, UserFactory
+from tests.factories import StaffUserFactory, UserFactory, direct_partner
 
 pytestmark = pytest.mark.django_db
 
@@ -383,15 +383,7 @@ def test_the_outlook_costs_the_same_queries_for_one_or_many_locations_and_lines(
 
 def test_a_partner_level_policy_sums_every_location_in_the_chart(client, world):
     manager = world["manager"]
-    partner = ps.partner_create(
-        partner_id="1000009",
-        name="Direct AG",
-        country="DE",
-        onboarded_on=D(2019, 3, 10),
-        billing_model=BillingModel.DIRECT_BILL,
-        account_manager=manager,
-        agreement_signed_on=D(2020, 1, 1),
-    )
+    partner = direct_partner("1000009", "Direct AG", D(2019, 3, 10), account_manager=manager)
     first = ps.location_create(
         partner=partner, location_id="2000091", country="DE", onboarded_on=D(2019, 3, 10)
     )
