@@ -62,9 +62,13 @@ def rolling_off_cuts(
         try:
             deadline = deadline_of[key]
         except KeyError:
-            deadline = deadline_of[key] = rules.next_deadline(
-                spec, as_of, onboarded_on=onboarded_on, contracts=contracts
-            )
+            try:
+                deadline = rules.next_deadline(
+                    spec, as_of, onboarded_on=onboarded_on, contracts=contracts
+                )
+            except (ValueError, OverflowError):  # a date near year 9999: the
+                deadline = None  # evaluation makes the subject an error
+            deadline_of[key] = deadline
         if deadline not in cut_of:
             windows = outlook_rules.outlook_windows(as_of, deadline)
             rolling_off = windows.rolling_off if windows is not None else None

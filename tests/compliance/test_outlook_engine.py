@@ -18,10 +18,17 @@ from django.test.utils import CaptureQueriesContext
 from compliance import services
 from compliance.models import Evaluation, Policy, PolicyRequirement, Purpose
 from compliance.services import evaluation_run
+from compliance.simulation import simulation_run
 from partners import services as ps
 from partners.models import BillingModel, PlanType
 from tests.api.conftest import token_client
-from tests.factories import ExchangeRateFactory, StaffUserFactory, direct_partner
+from tests.factories import (
+    ExchangeRateFactory,
+    LocationFactory,
+    StaffUserFactory,
+    SupportContractFactory,
+    direct_partner,
+)
 
 D = datetime.date
 AS_OF = D(2025, 11, 20)
@@ -392,3 +399,31 @@ def test_a_location_with_two_deadline_windows_sums_the_second_on_its_own():
     )
     # renewal 2026-04-15, window from 2025-04-15: the 2025-03-10 line rolls off too
     assert by_policy[policy.pk][:3] == (Decimal("184.00"), Decimal("1066.00"), Decimal("716.00"))
+
+
+def test_dates_at_the_end_of_the_calendar_make_one_error_not_a_failed_night():
+    """A location onboarded on 9999-12-31 and a support plan paid until
+    9999-12-31 (typos in an import): their deadlines leave the calendar
+    before the scan's cuts are made too. Those subjects are errors; the
+    night goes on, and the other location keeps its outlook."""
+    _, location = reseller()
+    example(location)
+    typo = LocationFactory(partner=location.partner, onboarded_on=D(9999, 12, 31))
+    book(typo, D(2025, 9, 1), "10.00")
+    direct = direct_partner("1000077", "Direct KG", D(2019, 5, 3))
+    LocationFactory(partner=direct)
+    SupportContractFactory(
+        partner=direct, start_date=D(2025, 1, 1), end_date=D(9999, 12, 31), paid_on=D(2025, 1, 1)
+    )
+    for as_of in (AS_OF, D(2025, 4, 15)):  # FY26 (anniversary), then 2021 (support renewal)
+        summary = evaluation_run(as_of=as_of, save=False)
+        by_pk = {
+            (o.subject.partner_pk, o.subject.location_pk): o
+            for o in summary.outputs
+            if o.purpose == Purpose.COMPLIANCE
+        }
+        assert by_pk[(location.partner.pk, location.pk)].outlook is not None
+        assert by_pk[(location.partner.pk, typo.pk)].result.status == "error"
+    simulation_run(
+        policy=Policy.objects.get(code="csp-direct-2021"), changes={}, as_of=D(2025, 4, 15)
+    )
