@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Hashable, Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from . import revenue_sums, rules
 from .rules import outlook as outlook_rules
@@ -71,8 +71,7 @@ def rolling_off_cuts(
             deadline_of[key] = deadline
         if deadline not in cut_of:
             windows = outlook_rules.outlook_windows(as_of, deadline)
-            rolling_off = windows.rolling_off if windows is not None else None
-            cut_of[deadline] = rolling_off.end + ONE_DAY if rolling_off is not None else None
+            cut_of[deadline] = windows.cut if windows is not None else None
         cut = cut_of[deadline]
         if cut is None:
             continue
@@ -150,28 +149,30 @@ def deadline_outlooks(
     # not cut for - or, when that is the longer part, the part that stays
     # (rolling off = TTM - staying) - and the pace months unless the scan
     # summed them.
-    windows_of: dict[datetime.date | None, tuple[outlook_rules.OutlookWindows, Any] | None] = {}
-    waiting: list[tuple[Hashable, outlook_rules.OutlookWindows, list[int], Decimal, Decimal]] = []
+    windows_of: dict[datetime.date | None, outlook_rules.OutlookWindows | None] = {}
+    waiting: list[
+        tuple[
+            Hashable,
+            outlook_rules.OutlookWindows,
+            list[int],
+            Decimal,
+            Decimal,
+            tuple[str, datetime.date] | None,
+        ]
+    ] = []
     requests: dict[Hashable, tuple[rules.Window, set[int]]] = {}
     for key, subject, result in entries:
         threshold = result.threshold_usd
         if threshold is None or result.status in _NONE:
             continue
         deadline = result.deadline
-        if deadline not in windows_of:  # a few deadlines for many subjects
-            windows = outlook_rules.outlook_windows(as_of, deadline)
-            if windows is None:
-                windows_of[deadline] = None
-            else:
-                rolling_off = windows.rolling_off
-                windows_of[deadline] = (
-                    windows,
-                    rolling_off.end + ONE_DAY if rolling_off is not None else None,
-                )
-        found = windows_of[deadline]
-        if found is None:
+        if deadline in windows_of:  # a few deadlines for many subjects
+            windows = windows_of[deadline]
+        else:
+            windows = windows_of[deadline] = outlook_rules.outlook_windows(as_of, deadline)
+        if windows is None:
             continue
-        windows, cut = found
+        cut = windows.cut
         ttm = result.ttm_revenue_usd or ZERO
         pk = subject.location_pk
         if pace_sums is not None and pk is not None and (cut is None or cuts.get(pk) == cut):
@@ -196,10 +197,11 @@ def deadline_outlooks(
             error = pace_sums.error_for(location_pks) or ""
             outlook(key, windows, location_pks, threshold, ttm, rolled, pace_total, error)
             continue
-        waiting.append((key, windows, location_pks, threshold, ttm))
+        span_key = None
         if windows.rolling_off is not None:
             span_key, span = _span_of(windows.rolling_off, today)
             requests.setdefault(span_key, (span, set()))[1].update(location_pks)
+        waiting.append((key, windows, location_pks, threshold, ttm, span_key))
         if pace_sums is None:
             requests.setdefault("pace", (pace, set()))[1].update(location_pks)
     if not waiting:
@@ -207,14 +209,13 @@ def deadline_outlooks(
 
     sums = revenue_sums.revenue_totals_for_spans(requests)
     pace_of = pace_sums if pace_sums is not None else sums["pace"]
-    for key, windows, location_pks, threshold, ttm in waiting:
+    for key, windows, location_pks, threshold, ttm, span_key in waiting:
         error = pace_of.error_for(location_pks) or ""
         pace_total = ZERO
         for p in location_pks:
             pace_total = add(pace_total, pace_of.usd.get(p, ZERO))
         rolled = ZERO
-        if windows.rolling_off is not None:
-            span_key, _span = _span_of(windows.rolling_off, today)
+        if span_key is not None:
             part = ZERO
             for p in location_pks:
                 part = add(part, sums[span_key].usd.get(p, ZERO))

@@ -236,7 +236,7 @@ class RunFacts:
     unresolved: dict[tuple[str, str, int], datetime.date]
     #: the policies the scan summed the outlook's parts for, and their
     #: compliance and direct-bill-readiness subjects
-    policies: Sequence[tuple[Policy, rules.PolicySpec]] = ()
+    policies: tuple[tuple[Policy, rules.PolicySpec], ...] = ()
     subjects: list[Subject] = field(default_factory=list)
     readiness: list[Subject] = field(default_factory=list)
 
@@ -281,9 +281,7 @@ def compliance_outputs(
     did not cut for: a draft's own deadlines); nothing is written. The
     simulator puts a draft and its stored policy side by side this way."""
     subjects = {
-        name: (
-            run.subjects if tuple(run.policies) == (group,) else _subjects(run.facts, [group])[0]
-        )
+        name: (run.subjects if run.policies == (group,) else _subjects(run.facts, [group])[0])
         for name, group in groups.items()
     }
     facts_of: dict[tuple[str, str, int], rules.SubjectFacts] = {}  # the same in every group

@@ -70,10 +70,15 @@ class OutlookWindows:
     #: computed once: the windows of one deadline serve many subjects
     days_to_deadline: int = field(init=False)
     pace_days: int = field(init=False)
+    #: the day after ``rolling_off``: today's revenue dated before it rolls
+    #: off before the deadline (the TTM scan's cut); None when none does
+    cut: date | None = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "days_to_deadline", (self.deadline - self.as_of).days)
         object.__setattr__(self, "pace_days", self.pace.days)
+        rolling_off = self.rolling_off
+        object.__setattr__(self, "cut", rolling_off.end + ONE_DAY if rolling_off else None)
 
 
 def outlook_windows(as_of: date, deadline: date | None) -> OutlookWindows | None:
